@@ -1,0 +1,297 @@
+"""Colour science in torch: sRGB <-> CIE L*a*b* (D65), model normalisation and a*b* quantisation.
+
+Every function works on tensors whose colour channels sit at dim -3, so both ``(3, H, W)`` and
+``(B, 3, H, W)`` work, on any device, in float32 or float64, and stays differentiable. The formulas
+and constants are exactly scikit-image's (``skimage.color.rgb2lab`` / ``lab2rgb``, D65, 2 degree
+observer) so results agree with it to floating-point precision.
+
+Why Lab (seed 003, section 1): L* is the grayscale photo the model sees; only the two chroma
+channels a*, b* have to be predicted, and they can be merged with a full-resolution L* later.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+
+# sRGB primaries to XYZ (the sRGB specification, as in scikit-image).
+_XYZ_FROM_RGB = (
+    (0.412453, 0.357580, 0.180423),
+    (0.212671, 0.715160, 0.072169),
+    (0.019334, 0.119193, 0.950227),
+)
+_D65_WHITE = (0.95047, 1.0, 1.08883)
+
+# The seeds' convention (seed 000, 2.1): L* in [0, 100] and a*b* both mapped to [-1, 1] for the
+# networks. 110 covers the whole sRGB gamut (a* in [-86.2, 98.2], b* in [-107.9, 94.5]).
+L_SCALE = 50.0
+AB_SCALE = 110.0
+
+# The a*b* extremes that sRGB colours reach, used for "the real a*b* range" of seed 004's bins.
+SRGB_AB_RANGE = ((-86.2, 98.3), (-107.9, 94.5))
+
+
+def _matrix(rows, like: torch.Tensor) -> torch.Tensor:
+    return torch.tensor(rows, dtype=torch.float64, device=like.device).to(like.dtype)
+
+
+def _apply_matrix(matrix: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    return torch.einsum("ij,...jhw->...ihw", matrix, image)
+
+
+def _check_channels(image: torch.Tensor, name: str) -> None:
+    if image.dim() < 3 or image.shape[-3] != 3:
+        raise ValueError(f"{name} must have 3 channels at dim -3, i.e. (3, H, W) or (B, 3, H, W); got {tuple(image.shape)}")
+    if not image.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor (float32 or float64); got {image.dtype}")
+
+
+def srgb_to_linear(rgb: torch.Tensor) -> torch.Tensor:
+    # Clamping inside each branch keeps gradients finite where torch.where evaluates both sides.
+    return torch.where(rgb > 0.04045, ((rgb.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+
+
+def linear_to_srgb(linear: torch.Tensor) -> torch.Tensor:
+    srgb = torch.where(linear > 0.0031308, 1.055 * linear.clamp(min=0.0031308) ** (1 / 2.4) - 0.055, linear * 12.92)
+    return srgb.clamp(0.0, 1.0)
+
+
+def _lab_f(t: torch.Tensor) -> torch.Tensor:
+    return torch.where(t > 0.008856, t.clamp(min=0.008856) ** (1 / 3), 7.787 * t + 16.0 / 116.0)
+
+
+def _lab_f_inverse(t: torch.Tensor) -> torch.Tensor:
+    return torch.where(t > 0.2068966, t**3, (t - 16.0 / 116.0) / 7.787)
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB in [0, 1] to L*a*b* (L* in [0, 100]), channels at dim -3."""
+    _check_channels(rgb, "rgb")
+    xyz = _apply_matrix(_matrix(_XYZ_FROM_RGB, rgb), srgb_to_linear(rgb))
+    white = torch.tensor(_D65_WHITE, dtype=torch.float64, device=rgb.device).to(rgb.dtype).view(3, 1, 1)
+    fx, fy, fz = _lab_f(xyz / white).unbind(-3)
+    return torch.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], dim=-3)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """L*a*b* to sRGB in [0, 1]. Out-of-gamut colours are clipped (as scikit-image does), never NaN."""
+    _check_channels(lab, "lab")
+    lightness, a, b = lab.unbind(-3)
+    fy = (lightness + 16.0) / 116.0
+    fx = a / 500.0 + fy
+    fz = (fy - b / 200.0).clamp(min=0.0)  # negative Z is unphysical; scikit-image clips it to zero too
+    white = torch.tensor(_D65_WHITE, dtype=torch.float64, device=lab.device).to(lab.dtype).view(3, 1, 1)
+    xyz = _lab_f_inverse(torch.stack([fx, fy, fz], dim=-3)) * white
+    rgb_from_xyz = torch.linalg.inv(torch.tensor(_XYZ_FROM_RGB, dtype=torch.float64)).to(lab.device, lab.dtype)
+    return linear_to_srgb(_apply_matrix(rgb_from_xyz, xyz))
+
+
+def rgb_to_lightness(rgb: torch.Tensor) -> torch.Tensor:
+    """L* alone, shape (..., 1, H, W): cheaper than a full conversion for multi-megapixel photos."""
+    _check_channels(rgb, "rgb")
+    weights = _matrix(_XYZ_FROM_RGB[1:2], rgb)  # only Y matters for L*, and white Y is 1
+    y = _apply_matrix(weights, srgb_to_linear(rgb))
+    return 116.0 * _lab_f(y) - 16.0
+
+
+def fit_to_gamut(lab: torch.Tensor, steps: int = 12) -> torch.Tensor:
+    """Shrink the chroma of out-of-gamut pixels until they fit sRGB, keeping L* and hue.
+
+    Plain clipping in RGB changes lightness; a photo's L* must survive colorization unchanged, so
+    each offending pixel's a*b* is scaled by the largest factor (found by bisection) that fits.
+    """
+    _check_channels(lab, "lab")
+    tolerance = 1e-4
+    lightness = lab[..., :1, :, :].clamp(0.0, 100.0)
+    ab = lab[..., 1:, :, :]
+    rgb = _unclipped_rgb(torch.cat([lightness, ab], dim=-3))
+    outside = ((rgb < -tolerance) | (rgb > 1 + tolerance)).any(dim=-3, keepdim=True)
+    if not outside.any():
+        return torch.cat([lightness, ab], dim=-3)
+    low = torch.zeros_like(lightness)
+    high = torch.ones_like(lightness)
+    for _ in range(steps):
+        mid = (low + high) / 2
+        rgb = _unclipped_rgb(torch.cat([lightness, ab * mid], dim=-3))
+        fits = ((rgb >= -tolerance) & (rgb <= 1 + tolerance)).all(dim=-3, keepdim=True)
+        low = torch.where(fits, mid, low)
+        high = torch.where(fits, high, mid)
+    scale = torch.where(outside, low, torch.ones_like(low))
+    return torch.cat([lightness, ab * scale], dim=-3)
+
+
+def _unclipped_rgb(lab: torch.Tensor) -> torch.Tensor:
+    lightness, a, b = lab.unbind(-3)
+    fy = (lightness + 16.0) / 116.0
+    white = torch.tensor(_D65_WHITE, dtype=torch.float64, device=lab.device).to(lab.dtype).view(3, 1, 1)
+    xyz = _lab_f_inverse(torch.stack([a / 500.0 + fy, fy, fy - b / 200.0], dim=-3)) * white
+    rgb_from_xyz = torch.linalg.inv(torch.tensor(_XYZ_FROM_RGB, dtype=torch.float64)).to(lab.device, lab.dtype)
+    return _apply_matrix(rgb_from_xyz, xyz)
+
+
+# ----------------------------------------------------------------------------------------------
+# Normalisation used by every model: L* -> [-1, 1], a*b* -> [-1, 1] (seed 000, 2.1).
+
+
+def normalize_lightness(lightness: torch.Tensor) -> torch.Tensor:
+    return lightness / L_SCALE - 1.0
+
+
+def denormalize_lightness(lightness: torch.Tensor) -> torch.Tensor:
+    return (lightness + 1.0) * L_SCALE
+
+
+def normalize_ab(ab: torch.Tensor) -> torch.Tensor:
+    return ab / AB_SCALE
+
+
+def denormalize_ab(ab: torch.Tensor) -> torch.Tensor:
+    return ab * AB_SCALE
+
+
+def rgb_to_model_space(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """RGB in [0, 1] to the (L, a*b*) pair the models train on, both in [-1, 1]."""
+    lab = rgb_to_lab(rgb)
+    return normalize_lightness(lab[..., :1, :, :]), normalize_ab(lab[..., 1:, :, :])
+
+
+def model_space_to_rgb(lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`rgb_to_model_space`, with chroma fitted into the sRGB gamut."""
+    lab = torch.cat([denormalize_lightness(lightness), denormalize_ab(ab)], dim=-3)
+    return lab_to_rgb(fit_to_gamut(lab))
+
+
+# ----------------------------------------------------------------------------------------------
+# a*b* quantisation for the classification models.
+#
+# A quantiser has ``centers`` of shape (K, D): D = 1 for per-channel bins (seed 004 bins a* and b*
+# separately) and D = 2 for the joint a*b* grid (Zhang et al. 2016). Logits carry the K classes
+# at dim -3, so the same decoding serves both.
+
+DECODE_MODES = ("mode", "mean", "annealed_mean")
+
+
+def _decode(logits: torch.Tensor, centers: torch.Tensor, how: str, temperature: float) -> torch.Tensor:
+    """Class scores (..., K, H, W) -> values (..., D, H, W)."""
+    centers = centers.to(logits.device, logits.dtype)
+    if how == "mode":
+        return centers[logits.argmax(dim=-3)].movedim(-1, -3)
+    if how == "mean":
+        probs = logits.softmax(dim=-3)
+    elif how == "annealed_mean":
+        # Zhang et al.: re-normalise p^(1/T); T -> 0 is the mode, T = 1 the mean. T = 0.38 in the paper.
+        probs = (logits.log_softmax(dim=-3) / temperature).softmax(dim=-3)
+    else:
+        raise ValueError(f"unknown decoding {how!r}; choose one of {DECODE_MODES}")
+    return torch.einsum("...khw,kd->...dhw", probs, centers)
+
+
+def _nearest(values: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
+    """Values (..., D, H, W) -> index of the nearest centre, (..., H, W)."""
+    distances = torch.cdist(values.movedim(-3, -1).reshape(-1, centers.shape[1]), centers.to(values))
+    return distances.argmin(dim=1).reshape(values.shape[:-3] + values.shape[-2:])
+
+
+def _soft_encode(values: torch.Tensor, centers: torch.Tensor, neighbours: int, sigma: float) -> torch.Tensor:
+    """Zhang et al.'s soft encoding: Gaussian weights on the nearest centres, (..., K, H, W)."""
+    centers = centers.to(values)
+    flat = values.movedim(-3, -1).reshape(-1, centers.shape[1])
+    distances, index = torch.cdist(flat, centers).topk(min(neighbours, len(centers)), dim=1, largest=False)
+    weights = torch.exp(-(distances**2) / (2 * sigma**2))
+    weights = weights / weights.sum(dim=1, keepdim=True)
+    encoded = torch.zeros(flat.shape[0], len(centers), dtype=values.dtype, device=values.device)
+    encoded.scatter_(1, index, weights)
+    return encoded.reshape(values.shape[:-3] + values.shape[-2:] + (len(centers),)).movedim(-1, -3)
+
+
+class UniformABBins:
+    """Seed 004's bins: ``num_bins`` equal bins per channel over [low, high] (a* and b* separately).
+
+    Logits have shape (B, 2 * num_bins, H, W): the a* scores, then the b* scores.
+    """
+
+    def __init__(self, num_bins: int = 10, low: float = -100.0, high: float = 100.0):
+        if num_bins < 2 or not high > low:
+            raise ValueError(f"need num_bins >= 2 and high > low; got {num_bins}, [{low}, {high}]")
+        self.num_bins, self.low, self.high = num_bins, float(low), float(high)
+        width = (self.high - self.low) / num_bins
+        self.centers = (self.low + width * (torch.arange(num_bins, dtype=torch.float64) + 0.5)).unsqueeze(1)
+
+    @property
+    def num_classes(self) -> int:
+        return 2 * self.num_bins
+
+    def _per_channel(self, ab: torch.Tensor) -> list[torch.Tensor]:
+        if ab.shape[-3] != 2:
+            raise ValueError(f"ab must have 2 channels at dim -3; got {tuple(ab.shape)}")
+        return [ab[..., c : c + 1, :, :] for c in range(2)]
+
+    def index(self, ab: torch.Tensor) -> torch.Tensor:
+        """a*b* in Lab units (..., 2, H, W) -> bin index per channel (..., 2, H, W), clamped to the range."""
+        scaled = (ab - self.low) / (self.high - self.low) * self.num_bins
+        return scaled.floor().long().clamp(0, self.num_bins - 1)
+
+    def soft_encode(self, ab: torch.Tensor, neighbours: int = 2, sigma: float | None = None) -> torch.Tensor:
+        sigma = sigma or (self.high - self.low) / self.num_bins / 2
+        return torch.cat([_soft_encode(c, self.centers, neighbours, sigma) for c in self._per_channel(ab)], dim=-3)
+
+    def decode(self, logits: torch.Tensor, how: str = "mode", temperature: float = 0.38) -> torch.Tensor:
+        a_scores, b_scores = logits.split(self.num_bins, dim=-3)
+        return torch.cat([_decode(s, self.centers, how, temperature) for s in (a_scores, b_scores)], dim=-3)
+
+
+@functools.lru_cache(maxsize=8)
+def in_gamut_cells(grid_size: float = 10.0, ab_limit: float = 110.0, samples_per_channel: int = 64) -> torch.Tensor:
+    """Centres (Q, 2) of the a*b* grid cells that some sRGB colour falls into (313 cells in Zhang et al.).
+
+    Found by converting a dense RGB lattice to Lab, so the set is exact up to the lattice spacing.
+    """
+    levels = torch.linspace(0, 1, samples_per_channel, dtype=torch.float64)
+    rgb = torch.stack(torch.meshgrid(levels, levels, levels, indexing="ij")).reshape(3, -1, 1)
+    ab = rgb_to_lab(rgb)[1:].reshape(2, -1)
+    cells_per_side = math.ceil(2 * ab_limit / grid_size)
+    cell = ((ab + ab_limit) / grid_size).floor().long().clamp(0, cells_per_side - 1)
+    occupied = torch.unique(cell[0] * cells_per_side + cell[1])
+    centers = torch.stack([occupied // cells_per_side, occupied % cells_per_side], dim=1).double()
+    return (centers + 0.5) * grid_size - ab_limit
+
+
+class GamutABBins:
+    """Joint a*b* classes on a ``grid_size`` grid, restricted to cells that sRGB colours reach.
+
+    Logits have shape (B, Q, H, W). ``decode`` supports the mode, the mean and Zhang et al.'s
+    annealed mean; ``soft_encode`` gives the 5-nearest-neighbour Gaussian targets (sigma 5).
+    """
+
+    def __init__(self, grid_size: float = 10.0, ab_limit: float = 110.0):
+        self.grid_size, self.ab_limit = float(grid_size), float(ab_limit)
+        self.centers = in_gamut_cells(self.grid_size, self.ab_limit)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.centers)
+
+    def index(self, ab: torch.Tensor) -> torch.Tensor:
+        return _nearest(ab, self.centers)
+
+    def soft_encode(self, ab: torch.Tensor, neighbours: int = 5, sigma: float = 5.0) -> torch.Tensor:
+        return _soft_encode(ab, self.centers, neighbours, sigma)
+
+    def decode(self, logits: torch.Tensor, how: str = "annealed_mean", temperature: float = 0.38) -> torch.Tensor:
+        return _decode(logits, self.centers, how, temperature)
+
+    def rebalancing_weights(self, class_counts: torch.Tensor, mix: float = 0.5, sigma: float = 5.0) -> torch.Tensor:
+        """Zhang et al.'s class-rebalancing weights from the training set's a*b* histogram.
+
+        The empirical prior is smoothed with a Gaussian over the grid, mixed with a uniform
+        distribution (``mix`` = lambda = 0.5), inverted, and normalised so the expected weight is 1.
+        """
+        prior = class_counts.double() / class_counts.sum()
+        distances = torch.cdist(self.centers, self.centers)
+        kernel = torch.exp(-(distances**2) / (2 * sigma**2))
+        smoothed = kernel @ prior
+        smoothed = smoothed / smoothed.sum()
+        weights = 1.0 / ((1 - mix) * smoothed + mix / self.num_classes)
+        return (weights / (smoothed * weights).sum()).float()

@@ -1,0 +1,219 @@
+"""Photo datasets for training and evaluation, built on 🤗 datasets.
+
+:func:`load_images` turns a *source* into a 🤗 dataset with one undecoded ``image`` column:
+
+* a preset name: ``coco``, ``ncd``, ``cifar10`` (see :data:`PRESETS`);
+* a Hub dataset id (``user/name``), streamed by default;
+* a local folder in Hub dataset layout (``README.md`` + ``data/*.parquet``);
+* a parquet glob (``/data/train-*.parquet``);
+* a plain folder of images (datasets' ``imagefolder``).
+
+:class:`ColorizationStream` decodes those records with the safe loader of :mod:`hfcolor.image_io`,
+skips (and counts) the ones that fail, crops them to a fixed size and yields uint8 RGB tensors.
+Lab conversion is left to the training device (:func:`hfcolor.color.rgb_to_model_space`), where
+it is cheap, so loader workers only decode and resize.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import math
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .color import rgb_to_model_space
+from .image_io import DEFAULT_MAX_PIXELS, ImageReadError, load_image
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Preset:
+    repo_id: str
+    split_names: dict[str, str] = field(default_factory=dict)  # our split name -> the dataset's
+    about: str = ""
+
+
+def _presets() -> dict[str, Preset]:
+    return {
+        # detection-datasets/coco holds COCO 2017 train/val as parquet with the JPEGs embedded, so it
+        # streams with no loading script and no second download of images from URLs.
+        "coco": Preset("detection-datasets/coco", {"validation": "val"}, "MS-COCO 2017 (118k train, 5k val)"),
+        # The Natural-Color Dataset (seed 001) is not on the Hub: push it with
+        # train_scripts/push_dataset.py and point HFCOLOR_NCD_DATASET at your copy.
+        "ncd": Preset(
+            os.environ.get("HFCOLOR_NCD_DATASET", "hfcolor/natural-color-dataset"),
+            {},
+            "Natural-Color Dataset: 723 fruit and vegetable photos in 20 classes",
+        ),
+        "cifar10": Preset("uoft-cs/cifar10", {"validation": "test"}, "CIFAR-10, 32x32 (seed 004's baseline)"),
+    }
+
+
+PRESETS = _presets()
+
+
+def _require_datasets():
+    try:
+        import datasets
+    except ImportError as error:  # datasets is a training/evaluation extra, not a core dependency
+        raise ImportError("hfcolor's data layer needs 🤗 datasets: pip install 'hfcolor[train]'") from error
+    return datasets
+
+
+def load_images(source: str, split: str = "train", streaming: bool | None = None):
+    """Open ``source`` as a 🤗 ``Dataset`` (map-style) or ``IterableDataset`` (streaming).
+
+    The result has a single column ``image`` holding undecoded ``{"bytes", "path"}`` records, so a
+    corrupt file never breaks iteration: :class:`ColorizationStream` decodes and filters them.
+    ``streaming`` defaults to True for Hub ids and False for local data.
+    """
+    datasets = _require_datasets()
+    preset = PRESETS.get(source)
+    path = Path(source)
+    if preset is not None:
+        args, kwargs, local = (preset.repo_id,), {}, False
+        split = preset.split_names.get(split, split)
+    elif any(ch in source for ch in "*?[") and source.endswith(".parquet"):
+        files = sorted(glob.glob(source))
+        if not files:
+            raise FileNotFoundError(f"no parquet files match {source!r}")
+        args, kwargs, local = ("parquet",), {"data_files": {split: files}}, True
+    elif path.is_dir():
+        if any(path.rglob("*.parquet")):
+            args, kwargs, local = (str(path),), {}, True
+        else:
+            args, kwargs, local = ("imagefolder",), {"data_dir": str(path)}, True
+    elif path.exists():
+        raise ValueError(f"{source}: a data source must be a folder, a parquet glob, a preset or a Hub dataset id")
+    else:
+        args, kwargs, local = (source,), {}, False
+    streaming = (not local) if streaming is None else streaming
+    try:
+        dataset = datasets.load_dataset(*args, split=split, streaming=streaming, **kwargs)
+    except ValueError as error:
+        if "split" in str(error).lower():
+            raise ValueError(f"{source}: has no split {split!r} ({error})") from error
+        raise
+    column = _image_column(dataset, source)
+    dataset = dataset.select_columns([column])
+    if column != "image":
+        dataset = dataset.rename_column(column, "image")
+    return dataset.cast_column("image", datasets.Image(decode=False))
+
+
+def _image_column(dataset, source: str) -> str:
+    datasets = _require_datasets()
+    features = dataset.features or {}
+    for name, feature in features.items():
+        if isinstance(feature, datasets.Image):
+            return name
+    for name in ("image", "img"):
+        if name in (dataset.column_names or []):
+            return name
+    raise ValueError(f"{source}: no image column among {list(features) or dataset.column_names}")
+
+
+def _open_record(record: dict, name: str, max_pixels: int | None) -> Image.Image:
+    if record.get("bytes"):
+        return load_image(record["bytes"], max_pixels)
+    if record.get("path"):
+        return load_image(record["path"], max_pixels)
+    raise ImageReadError(name, "the record holds neither image bytes nor a path")
+
+
+class PhotoTransform:
+    """Crop a photo to ``size`` x ``size``: random-resized crop and flip for training, centre crop for evaluation."""
+
+    def __init__(self, size: int, train: bool, scale: tuple[float, float] = (0.5, 1.0)):
+        self.size, self.train, self.scale = size, train, scale
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        image = self._random_resized_crop(image) if self.train else center_crop(image, self.size)
+        if self.train and random.random() < 0.5:
+            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1)
+
+    def _random_resized_crop(self, image: Image.Image) -> Image.Image:
+        width, height = image.size
+        area = width * height
+        for _ in range(10):
+            target = area * random.uniform(*self.scale)
+            aspect = math.exp(random.uniform(math.log(3 / 4), math.log(4 / 3)))
+            w, h = round(math.sqrt(target * aspect)), round(math.sqrt(target / aspect))
+            if 0 < w <= width and 0 < h <= height:
+                left, top = random.randint(0, width - w), random.randint(0, height - h)
+                return image.resize((self.size, self.size), Image.Resampling.BICUBIC, box=(left, top, left + w, top + h))
+        return center_crop(image, self.size)
+
+
+def center_crop(image: Image.Image, size: int) -> Image.Image:
+    """The largest centred square, resized to ``size`` (the evaluation protocol's crop)."""
+    width, height = image.size
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    return image.resize((size, size), Image.Resampling.BICUBIC, box=(left, top, left + side, top + side))
+
+
+class ColorizationStream(torch.utils.data.IterableDataset):
+    """Decoded, cropped uint8 RGB tensors (3, size, size) from a :func:`load_images` dataset.
+
+    Sharding happens exactly once, with 🤗 datasets' own tools: ``split_dataset_by_node`` gives each
+    of ``world_size`` processes its part, and inside a process 🤗 ``IterableDataset`` splits its
+    shards among DataLoader workers by itself. A DataLoader over this stream must therefore not be
+    passed through ``accelerator.prepare`` (which would shard or dispatch the batches a second
+    time); the trainer moves its batches to the device itself.
+
+    A record that fails to decode is skipped with a warning and counted in ``skipped`` (per
+    process; with DataLoader workers each worker counts its own).
+    """
+
+    def __init__(
+        self,
+        images,
+        size: int,
+        train: bool,
+        *,
+        rank: int = 0,
+        world_size: int = 1,
+        seed: int = 0,
+        shuffle_buffer: int = 1000,
+        num_shards: int = 16,
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    ):
+        datasets = _require_datasets()
+        super().__init__()
+        if isinstance(images, datasets.Dataset):
+            images = images.to_iterable_dataset(num_shards=max(1, min(num_shards, len(images))))
+        if train:
+            images = images.shuffle(seed=seed, buffer_size=shuffle_buffer)
+        if world_size > 1:
+            images = datasets.distributed.split_dataset_by_node(images, rank=rank, world_size=world_size)
+        self.images, self.transform, self.max_pixels = images, PhotoTransform(size, train), max_pixels
+        self.skipped = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.images.set_epoch(epoch)
+
+    def __iter__(self):
+        for index, record in enumerate(self.images):
+            name = record["image"].get("path") or f"record {index}"
+            try:
+                image = _open_record(record["image"], name, self.max_pixels)
+            except ImageReadError as error:
+                self.skipped += 1
+                logger.warning("skipping an unreadable image (%d so far): %s", self.skipped, error)
+                continue
+            yield self.transform(image)
+
+
+def batch_to_model_space(rgb_uint8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A uint8 batch (B, 3, H, W) from the loader -> normalised (L, a*b*) on the batch's device."""
+    return rgb_to_model_space(rgb_uint8.float() / 255.0)

@@ -1,0 +1,159 @@
+"""Opening and saving the images people actually have, with clear errors for the ones we can't use.
+
+Everything that comes in leaves as an upright 8-bit RGB ``PIL.Image``: EXIF rotation applied,
+transparency composited on white, CMYK / palette / 16-bit / gray converted. Anything unusable
+raises :class:`ImageReadError`, which names the file and says what is wrong.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .color import rgb_to_lightness
+
+# A 4000x3000 phone photo is 12 MP; 8000x8000 (64 MP) leaves room for scans while refusing the
+# decompression bombs that claim gigapixels in a few kilobytes.
+DEFAULT_MAX_PIXELS = 64_000_000
+SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+
+ImageSource = Union[str, os.PathLike, bytes, BinaryIO, Image.Image, np.ndarray]
+
+
+class ImageReadError(ValueError):
+    """An input that cannot be used as a photo; the message names the file and the problem."""
+
+    def __init__(self, source: str, problem: str):
+        super().__init__(f"{source}: {problem}")
+        self.source, self.problem = source, problem
+
+
+def describe(source: ImageSource) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    if isinstance(source, (bytes, bytearray)):
+        return f"<{len(source)} bytes>"
+    return getattr(source, "name", None) or f"<{type(source).__name__}>"
+
+
+def load_image(source: ImageSource, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Open a path, bytes, file object, PIL image or uint8 array as an upright 8-bit RGB image.
+
+    Raises :class:`ImageReadError` for missing, empty, truncated, corrupt, non-image or oversized
+    inputs (more than ``max_pixels``; ``None`` disables the limit).
+    """
+    name = describe(source)
+    if isinstance(source, Image.Image):
+        image = source
+    elif isinstance(source, np.ndarray):
+        image = _from_array(source, name)
+    else:
+        image = _open(source, name)
+    width, height = image.size
+    if width == 0 or height == 0:
+        raise ImageReadError(name, f"the image has zero size ({width}x{height})")
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageReadError(
+            name, f"the image is {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,}"
+        )
+    try:
+        image.seek(0)  # GIF, TIFF and WebP animations: the first frame
+    except (AttributeError, EOFError):
+        pass
+    try:
+        image.load()
+        image = ImageOps.exif_transpose(image)
+        return _to_rgb(image)
+    except (OSError, SyntaxError, ValueError) as error:  # PIL reports truncation and bad data as these
+        raise ImageReadError(name, f"the image data is truncated or corrupt ({error})") from error
+
+
+def _open(source, name: str) -> Image.Image:
+    if isinstance(source, (bytes, bytearray)):
+        source = io.BytesIO(source)
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise ImageReadError(name, "no such file")
+        if path.is_dir():
+            raise ImageReadError(name, "is a folder, not an image file")
+        if path.stat().st_size == 0:
+            raise ImageReadError(name, "the file is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            # PIL's own bomb check would warn or fail with its limit; ours is applied above.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                return Image.open(source)
+            finally:
+                Image.MAX_IMAGE_PIXELS = previous
+    except UnidentifiedImageError as error:
+        raise ImageReadError(name, "not an image, or an image format that cannot be read") from error
+    except OSError as error:
+        raise ImageReadError(name, f"cannot be read ({error})") from error
+
+
+def _from_array(array: np.ndarray, name: str) -> Image.Image:
+    if array.dtype != np.uint8:
+        raise ImageReadError(name, f"arrays must be uint8 (H, W) or (H, W, 3|4); got {array.dtype}")
+    if array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4)):
+        return Image.fromarray(array)
+    raise ImageReadError(name, f"arrays must be (H, W) or (H, W, 3|4); got shape {array.shape}")
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        return _to_rgb(image)
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if mode.startswith("I") or mode == "F":
+        # 16-bit and 32-bit gray: scale to 8 bits instead of letting PIL clip at 255.
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if mode.startswith("I;16") or values.max() > 255 else 255.0
+        if mode == "F":
+            top = 1.0 if values.max() <= 1.0 else top
+        gray = np.clip(np.round(values / top * 255.0), 0, 255).astype(np.uint8)
+        return Image.fromarray(gray).convert("RGB")
+    return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
+
+
+def image_to_tensor(image: Image.Image) -> torch.Tensor:
+    """RGB PIL image -> float32 tensor (3, H, W) in [0, 1]."""
+    return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1).float() / 255.0
+
+
+def tensor_to_image(rgb: torch.Tensor) -> Image.Image:
+    """Float tensor (3, H, W) in [0, 1] -> RGB PIL image."""
+    array = (rgb.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(array, mode="RGB")
+
+
+def image_lightness(image: Image.Image) -> torch.Tensor:
+    """The gray L* channel the models take, (1, H, W) in [0, 100]."""
+    return rgb_to_lightness(image_to_tensor(image))
+
+
+def save_image(image: Image.Image, path: str | os.PathLike, jpeg_quality: int = 95) -> Path:
+    """Write PNG or JPEG (by suffix). Pixels are already upright, so no orientation tag is written."""
+    path = Path(path)
+    image_format = SAVE_FORMATS.get(path.suffix.lower())
+    if image_format is None:
+        raise ValueError(f"{path}: cannot save as {path.suffix or 'no suffix'!r}; use one of {sorted(SAVE_FORMATS)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    options = {"quality": jpeg_quality, "subsampling": 0} if image_format == "JPEG" else {}
+    image.convert("RGB").save(path, format=image_format, **options)
+    return path

@@ -1,0 +1,16 @@
+"""The model zoo: importing this package registers every family and recipe."""
+
+from . import pix2pix_unet  # noqa: F401  (registers itself)
+from .base import CheckpointError, ColorizationModel
+from .registry import FAMILIES, RECIPES, Recipe, available_weights, create_model, load_model
+
+__all__ = [
+    "FAMILIES",
+    "RECIPES",
+    "CheckpointError",
+    "ColorizationModel",
+    "Recipe",
+    "available_weights",
+    "create_model",
+    "load_model",
+]

@@ -1,0 +1,108 @@
+"""Named models, timm-style: ``family.recipe`` -> a model class and the config a seed report used.
+
+Colorizers and the GAN discriminators share the registry; ``Recipe.is_colorizer`` tells them apart.
+
+Each model file registers its family (:func:`register_family`) and its recipes (:func:`register`).
+:func:`load_model` resolves any name a user types: a local folder, a registered recipe with
+weights shipped in the package (or in ``HFCOLOR_WEIGHTS_DIR``), or a Hub model id.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from huggingface_hub import hf_hub_download
+
+from .base import CheckpointError, ColorizationModel, HubModule, read_config
+
+FAMILIES: dict[str, type[HubModule]] = {}
+RECIPES: dict[str, "Recipe"] = {}
+
+# Weights the project ships live beside the package, one folder per recipe name.
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "pretrained"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    family: type[HubModule]
+    config: dict
+    description: str
+    tiny: dict = field(default_factory=dict)  # overrides that make a fast model for tests
+
+    @property
+    def is_colorizer(self) -> bool:
+        return issubclass(self.family, ColorizationModel)
+
+    def build(self, tiny: bool = False, **overrides) -> HubModule:
+        return self.family(**{**self.config, **(self.tiny if tiny else {}), **overrides})
+
+
+def register_family(cls: type[HubModule]) -> type[HubModule]:
+    if not cls.family:
+        raise TypeError(f"{cls.__name__} needs a class attribute `family`")
+    FAMILIES[cls.family] = cls
+    return cls
+
+
+def register(name: str, family: type[HubModule], config: dict, description: str, tiny: dict | None = None):
+    if not name.startswith(family.family + "."):
+        raise ValueError(f"recipe {name!r} must be named '{family.family}.<recipe>'")
+    if name in RECIPES:
+        raise ValueError(f"recipe {name!r} is registered twice")
+    RECIPES[name] = Recipe(name, family, dict(config), description, dict(tiny or {}))
+
+
+def create_model(name: str, tiny: bool = False, **overrides) -> HubModule:
+    """A freshly initialised model of a registered recipe (``tiny=True`` for a fast test-size one)."""
+    if name not in RECIPES:
+        raise KeyError(f"unknown model {name!r}; registered: {', '.join(sorted(RECIPES))}")
+    return RECIPES[name].build(tiny=tiny, **overrides)
+
+
+def weights_dirs() -> list[Path]:
+    extra = os.environ.get("HFCOLOR_WEIGHTS_DIR")
+    return ([Path(extra)] if extra else []) + [SHIPPED_WEIGHTS]
+
+
+def shipped_weights(name: str) -> Path | None:
+    for folder in weights_dirs():
+        if (folder / name / "config.json").is_file():
+            return folder / name
+    return None
+
+
+def available_weights() -> dict[str, Path]:
+    found = {}
+    for folder in reversed(weights_dirs()):
+        if folder.is_dir():
+            found.update({p.parent.name: p.parent for p in folder.glob("*/config.json")})
+    return dict(sorted(found.items()))
+
+
+def load_model(name_or_path: str | os.PathLike, **kwargs) -> HubModule:
+    """Load trained weights from a folder, a shipped recipe name, or a Hub id (``user/repo``)."""
+    source = str(name_or_path)
+    folder = Path(source) if Path(source).is_dir() else shipped_weights(source)
+    if folder is not None:
+        config = read_config(folder)
+        return _family_of(config, folder).from_pretrained(str(folder), **kwargs)
+    if source in RECIPES:
+        raise CheckpointError(
+            f"{source}: no trained weights found (looked in {', '.join(map(str, weights_dirs()))}); "
+            f"train one with train_scripts/train.py or pass a folder or Hub id"
+        )
+    if Path(source).exists() or source.count("/") != 1:
+        raise CheckpointError(f"{source}: not a model folder, a registered model name or a Hub id 'user/repo'")
+    hub_kwargs = {k: kwargs[k] for k in ("revision", "cache_dir", "token", "local_files_only") if k in kwargs}
+    config = read_config(hf_hub_download(source, "config.json", **hub_kwargs))
+    return _family_of(config, source).from_pretrained(source, **kwargs)
+
+
+def _family_of(config: dict, where) -> type[HubModule]:
+    family = config.get("family")
+    if family not in FAMILIES:
+        raise CheckpointError(f"{where}: config.json names family {family!r}, known: {', '.join(sorted(FAMILIES))}")
+    return FAMILIES[family]
