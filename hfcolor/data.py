@@ -195,7 +195,9 @@ class ColorizationStream(torch.utils.data.IterableDataset):
         if train:
             images = images.shuffle(seed=seed, buffer_size=shuffle_buffer)
         if world_size > 1:
-            images = datasets.distributed.split_dataset_by_node(images, rank=rank, world_size=world_size)
+            from datasets.distributed import split_dataset_by_node
+
+            images = split_dataset_by_node(images, rank=rank, world_size=world_size)
         self.images, self.transform, self.max_pixels = images, PhotoTransform(size, train), max_pixels
         self.skipped = 0
 

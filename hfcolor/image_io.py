@@ -98,7 +98,7 @@ def _open(source, name: str) -> Image.Image:
     except UnidentifiedImageError as error:
         raise ImageReadError(name, "not an image, or an image format that cannot be read") from error
     except OSError as error:
-        raise ImageReadError(name, f"cannot be read ({error})") from error
+        raise ImageReadError(name, f"the image data is truncated or corrupt ({error})") from error
 
 
 def _from_array(array: np.ndarray, name: str) -> Image.Image:
@@ -136,15 +136,17 @@ def image_to_tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1).float() / 255.0
 
 
-def tensor_to_image(rgb: torch.Tensor) -> Image.Image:
-    """Float tensor (3, H, W) in [0, 1] -> RGB PIL image."""
-    array = (rgb.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-    return Image.fromarray(array, mode="RGB")
+def image_lightness(image: Image.Image, stripe_rows: int = 512) -> torch.Tensor:
+    """The gray L* channel the models take, (1, H, W) in [0, 100].
 
-
-def image_lightness(image: Image.Image) -> torch.Tensor:
-    """The gray L* channel the models take, (1, H, W) in [0, 100]."""
-    return rgb_to_lightness(image_to_tensor(image))
+    Converted in stripes of rows, so a 12-megapixel photo never exists as a float RGB tensor.
+    """
+    pixels = torch.from_numpy(np.array(image, dtype=np.uint8))  # (H, W, 3)
+    lightness = torch.empty(1, *pixels.shape[:2])
+    for top in range(0, pixels.shape[0], stripe_rows):
+        stripe = pixels[top : top + stripe_rows].permute(2, 0, 1).float() / 255.0
+        lightness[:, top : top + stripe_rows] = rgb_to_lightness(stripe)
+    return lightness
 
 
 def save_image(image: Image.Image, path: str | os.PathLike, jpeg_quality: int = 95) -> Path:

@@ -17,7 +17,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .color import AB_SCALE, fit_to_gamut, lab_to_rgb, normalize_lightness
-from .image_io import DEFAULT_MAX_PIXELS, ImageSource, image_lightness, load_image, tensor_to_image
+from .image_io import DEFAULT_MAX_PIXELS, ImageSource, image_lightness, load_image
 from .models import ColorizationModel, load_model
 
 UPSAMPLING = ("bilinear", "bicubic")
@@ -80,31 +80,34 @@ class Colorizer:
     def colorize_images(self, images: Iterable[Image.Image]) -> list[Image.Image]:
         """Colorize already-loaded RGB PIL images as one batch."""
         lightness = [image_lightness(image) for image in images]
-        size = self.model.input_size
-        small = torch.stack(
-            [F.interpolate(lum[None], size=(size, size), mode="bilinear", antialias=True)[0] for lum in lightness]
-        )
         with self._autocast():
-            ab = self.model.predict_ab(normalize_lightness(small).to(self.device))
+            ab = self.model.predict_ab(model_input(lightness, self.model.input_size).to(self.device))
         ab = ab.float().cpu()
-        return [tensor_to_image(self._merge(lum, chroma)) for lum, chroma in zip(lightness, ab)]
-
-    def _merge(self, lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
-        """Full-resolution L* (1, H, W) + low-resolution a*b* (2, h, w) -> RGB (3, H, W)."""
-        height, width = lightness.shape[-2:]
-        ab = ab[None]
-        rgb = torch.empty(3, height, width)
-        for top in range(0, height, _STRIPE_ROWS):
-            rows = min(_STRIPE_ROWS, height - top)
-            stripe = _resize_rows(ab, height, width, top, rows, self.upsampling).clamp(-1, 1) * AB_SCALE
-            lab = torch.cat([lightness[:, top : top + rows], stripe[0]], dim=0)
-            rgb[:, top : top + rows] = lab_to_rgb(fit_to_gamut(lab))
-        return rgb
+        return [merge(lum, chroma, self.upsampling) for lum, chroma in zip(lightness, ab)]
 
     def _autocast(self):
         if self.dtype in (torch.float16, torch.bfloat16):
             return torch.autocast(self.device.type, dtype=self.dtype)
         return contextlib.nullcontext()
+
+
+def model_input(lightness: Sequence[torch.Tensor], size: int) -> torch.Tensor:
+    """Full-resolution L* maps (1, H, W) -> the normalised (B, 1, size, size) batch a model takes."""
+    small = [F.interpolate(lum[None], size=(size, size), mode="bilinear", antialias=True)[0] for lum in lightness]
+    return normalize_lightness(torch.stack(small))
+
+
+def merge(lightness: torch.Tensor, ab: torch.Tensor, upsampling: str = "bicubic") -> Image.Image:
+    """Full-resolution L* (1, H, W) in [0, 100] + normalised low-resolution a*b* (2, h, w) -> RGB image."""
+    height, width = lightness.shape[-2:]
+    ab = ab[None].float()
+    rgb = torch.empty(height, width, 3, dtype=torch.uint8)
+    for top in range(0, height, _STRIPE_ROWS):
+        rows = min(_STRIPE_ROWS, height - top)
+        stripe = _resize_rows(ab, height, width, top, rows, upsampling).clamp(-1, 1) * AB_SCALE
+        lab = torch.cat([lightness[:, top : top + rows], stripe[0]], dim=0)
+        rgb[top : top + rows] = (lab_to_rgb(fit_to_gamut(lab)) * 255).round_().to(torch.uint8).permute(1, 2, 0)
+    return Image.fromarray(rgb.numpy(), mode="RGB")
 
 
 def _resize_rows(ab: torch.Tensor, height: int, width: int, top: int, rows: int, mode: str) -> torch.Tensor:

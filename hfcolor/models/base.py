@@ -74,6 +74,8 @@ class HubModule(
     """Any hfcolor network that is saved, loaded and pushed: colorizers and discriminators alike."""
 
     family: ClassVar[str] = ""
+    # Networks with a fully connected layer over the image take only ``input_size``.
+    fixed_size: ClassVar[bool] = False
 
     @property
     def config(self) -> dict:
@@ -84,6 +86,11 @@ class HubModule(
     def input_size(self) -> int:
         """The square resolution the network works at."""
         return int(self.config.get("image_size", 256))
+
+    def example_inputs(self, batch_size: int = 1, size: int | None = None) -> tuple[torch.Tensor, ...]:
+        """Random arguments for ``forward`` at ``size`` (default ``input_size``): for tests and benchmarks."""
+        size = size or self.input_size
+        return (torch.rand(batch_size, int(self.config.get("in_channels", 1)), size, size) * 2 - 1,)
 
     # -- saving and loading ------------------------------------------------------------------
 

@@ -1,0 +1,194 @@
+"""Conditional denoising diffusion on a*b* given L* (Palette-style, Saharia et al. 2022), on diffusers.
+
+A diffusers ``UNet2DModel`` sees the noisy a*b* and the clean L* stacked as 3 channels and predicts
+the noise that was added (epsilon prediction). Training adds noise with :attr:`noise_scheduler`, a
+``DDPMScheduler`` built from this model's config::
+
+    t = torch.randint(0, model.noise_scheduler.config.num_train_timesteps, (batch,))
+    noise = torch.randn_like(ab)
+    loss = F.mse_loss(model(lightness, model.noise_scheduler.add_noise(ab, noise, t), t), noise)
+
+Sampling runs DDIM from pure noise in ``num_inference_steps`` steps. Different starting noise gives
+different plausible colorizations of the same photo, so a seeded ``torch.Generator`` is what makes a
+colorization reproducible. No classifier-free guidance: L* is always given, in training and sampling.
+
+diffusers is an optional extra (``hfcolor[diffusion]``) and slow to import, so this file imports it
+on first use; the diffusers pipeline that wraps this model lives in :mod:`.diffusion_pipeline`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Sequence
+
+import torch
+
+from .base import ColorizationModel
+from .registry import register, register_family
+
+BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
+TIMESTEP_SPACINGS = ("linspace", "leading", "trailing")
+
+
+def _diffusers():
+    try:
+        import diffusers
+    except ImportError as error:
+        raise ImportError("the diffusion models need diffusers: pip install 'hfcolor[diffusion]'") from error
+    return diffusers
+
+
+@register_family
+class DiffusionColorizer(ColorizationModel):
+    family = "diffusion"
+    predicts = "ab"
+
+    def __init__(
+        self,
+        image_size: int = 64,
+        block_out_channels: Sequence[int] = (64, 128, 256),
+        layers_per_block: int = 2,
+        attention_levels: Sequence[bool] = (False, False, True),
+        mid_block_attention: bool = True,
+        attention_head_dim: int = 32,
+        norm_num_groups: int = 32,
+        dropout: float = 0.0,
+        num_train_timesteps: int = 1000,
+        beta_schedule: str = "squaredcos_cap_v2",
+        beta_start: float = 0.0001,
+        beta_end: float = 0.02,
+        timestep_spacing: str = "trailing",
+        num_inference_steps: int = 25,
+    ):
+        super().__init__()
+        if len(attention_levels) != len(block_out_channels):
+            raise ValueError(
+                f"attention_levels needs one flag per level of block_out_channels ({len(block_out_channels)}); "
+                f"got {len(attention_levels)}"
+            )
+        if image_size % _size_multiple(block_out_channels):
+            raise ValueError(f"image_size {image_size} must be a multiple of {_size_multiple(block_out_channels)}")
+        if beta_schedule not in BETA_SCHEDULES:
+            raise ValueError(f"beta_schedule must be one of {BETA_SCHEDULES}, not {beta_schedule!r}")
+        if timestep_spacing not in TIMESTEP_SPACINGS:
+            raise ValueError(f"timestep_spacing must be one of {TIMESTEP_SPACINGS}, not {timestep_spacing!r}")
+        if not 1 <= num_inference_steps <= num_train_timesteps:
+            raise ValueError(f"num_inference_steps must be in [1, {num_train_timesteps}], not {num_inference_steps}")
+        diffusers = _diffusers()
+        self.num_inference_steps = num_inference_steps
+        self.unet = diffusers.UNet2DModel(
+            sample_size=image_size,
+            in_channels=3,
+            out_channels=2,
+            block_out_channels=tuple(block_out_channels),
+            layers_per_block=layers_per_block,
+            down_block_types=tuple("AttnDownBlock2D" if attend else "DownBlock2D" for attend in attention_levels),
+            up_block_types=tuple("AttnUpBlock2D" if attend else "UpBlock2D" for attend in reversed(attention_levels)),
+            add_attention=mid_block_attention,
+            attention_head_dim=attention_head_dim,
+            norm_num_groups=norm_num_groups,
+            dropout=dropout,
+        )
+        self.noise_scheduler = diffusers.DDPMScheduler(
+            num_train_timesteps=num_train_timesteps,
+            beta_schedule=beta_schedule,
+            beta_start=beta_start,
+            beta_end=beta_end,
+            timestep_spacing=timestep_spacing,
+            prediction_type="epsilon",
+            # a*b* normalised by AB_SCALE stays inside [-1, 1], so the predicted clean a*b* may be clipped there.
+            clip_sample=True,
+        )
+
+    def forward(self, lightness: torch.Tensor, noisy_ab: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+        """Normalised L* (B, 1, H, W), noisy a*b* (B, 2, H, W), timesteps (B,) -> predicted noise (B, 2, H, W).
+
+        L* comes first, as in every colorizer, so ``example_inputs()[0]`` is what :meth:`predict_ab` takes.
+        """
+        return denoise(self.unet, noisy_ab, lightness, timesteps)
+
+    def example_inputs(self, batch_size: int = 1, size: int | None = None) -> tuple[torch.Tensor, ...]:
+        size = size or self.input_size
+        lightness = torch.rand(batch_size, 1, size, size) * 2 - 1
+        noisy_ab = torch.randn(batch_size, 2, size, size)
+        return lightness, noisy_ab, torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (batch_size,))
+
+    def sampling_scheduler(self):
+        """A fresh DDIM scheduler on the training noise schedule (a new one per call: sampling mutates it)."""
+        return _diffusers().DDIMScheduler.from_config(self.noise_scheduler.config)
+
+    def predict_ab(
+        self,
+        lightness: torch.Tensor,
+        num_inference_steps: int | None = None,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+    ) -> torch.Tensor:
+        """Sample a*b* for normalised L* by DDIM from noise; the same ``generator`` seed gives the same a*b*."""
+        steps = num_inference_steps or self.num_inference_steps
+        return sample_ab(self.unet, self.sampling_scheduler(), lightness, steps, generator)
+
+
+def _size_multiple(block_out_channels: Sequence[int]) -> int:
+    return 2 ** (len(block_out_channels) - 1)
+
+
+def denoise(unet, noisy_ab: torch.Tensor, lightness: torch.Tensor, timesteps) -> torch.Tensor:
+    """The UNet's noise prediction with L* as condition; the one place that fixes the channel order."""
+    # L* and noisy a*b* in swapped places would still stack to 3 channels and train silently wrong.
+    if lightness.shape[-3] != 1 or noisy_ab.shape[-3] != 2:
+        raise ValueError(
+            f"expected L* with 1 channel and noisy a*b* with 2; got {lightness.shape[-3]} and {noisy_ab.shape[-3]}"
+        )
+    factor = _size_multiple(unet.config.block_out_channels)
+    if noisy_ab.shape[-1] % factor or noisy_ab.shape[-2] % factor:
+        raise ValueError(f"the diffusion UNet needs sides divisible by {factor}; got {tuple(noisy_ab.shape[-2:])}")
+    return unet(torch.cat([noisy_ab, lightness.to(noisy_ab.dtype)], dim=1), timesteps).sample
+
+
+def sample_ab(
+    unet,
+    scheduler,
+    lightness: torch.Tensor,
+    num_inference_steps: int,
+    generator: torch.Generator | list[torch.Generator] | None = None,
+    progress: Callable[[Iterable], Iterable] | None = None,
+) -> torch.Tensor:
+    """Normalised L* (B, 1, H, W) -> a*b* (B, 2, H, W) sampled from noise with any diffusers scheduler."""
+    from diffusers.utils.torch_utils import randn_tensor
+
+    shape = (lightness.shape[0], 2, *lightness.shape[-2:])
+    ab = randn_tensor(shape, generator=generator, device=lightness.device, dtype=lightness.dtype)
+    ab = ab * scheduler.init_noise_sigma
+    scheduler.set_timesteps(num_inference_steps)
+    timesteps = scheduler.timesteps
+    for t in progress(timesteps) if progress else timesteps:
+        noise = denoise(unet, scheduler.scale_model_input(ab, t), lightness, t)
+        ab = scheduler.step(noise, t, ab, generator=generator).prev_sample
+    return ab
+
+
+register(
+    "diffusion.base",
+    DiffusionColorizer,
+    {
+        "image_size": 64,
+        "block_out_channels": [64, 128, 256],
+        "layers_per_block": 2,
+        "attention_levels": [False, False, True],
+        "attention_head_dim": 32,
+        "norm_num_groups": 32,
+        "dropout": 0.1,
+        "num_train_timesteps": 1000,
+        "beta_schedule": "squaredcos_cap_v2",
+        "num_inference_steps": 25,
+    },
+    "conditional DDPM on a*b* given L* at 64 px (diffusers UNet2DModel, cosine schedule), sampled with 25 DDIM steps",
+    tiny={
+        "image_size": 32,
+        "block_out_channels": [8, 16],
+        "layers_per_block": 1,
+        "attention_levels": [False, True],
+        "attention_head_dim": 8,
+        "norm_num_groups": 4,
+        "num_inference_steps": 2,
+    },
+)

@@ -1,0 +1,206 @@
+"""The cGAN discriminators of seeds 000, 001, 003 and 004.
+
+A discriminator scores how real a colour looks for its lightness: ``forward`` takes L* and the
+colour concatenated on channels, ``in_channels=3`` for L* + a*b* (seeds 000, 003, 004) or 4 for
+L* + RGB (seed 001, whose generator outputs RGB), all in [-1, 1].
+
+Every one returns logits by default, for ``BCEWithLogitsLoss``: that is the reports' sigmoid and
+log-loss computed in one numerically stable step. ``sigmoid=True`` puts the sigmoid in the network
+and returns the reports' probabilities instead (seed 001's loss, log(p + 0.01), needs them).
+
+* ``patchgan``: pix2pix's 70x70 PatchGAN (seed 003 3.2, seed 004 Appendix 1), one score per
+  overlapping 70x70 patch, so 30x30 scores at 256 px. Fully convolutional: any size works.
+* ``mlp_discriminator``: seed 001 (3.3).
+* ``conv_discriminator``: seed 000 (2.3), one score per image.
+
+The last two end in fully connected layers over the whole image, so they take ``image_size`` only
+(``fixed_size``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .base import HubModule
+from .registry import register, register_family
+
+LEAKY_SLOPE = 0.2  # pix2pix's, used wherever a report says LeakyReLU without a slope
+
+
+class Discriminator(HubModule):
+    """L* and a colour (B, in_channels, H, W) in, logits (or probabilities with ``sigmoid``) out."""
+
+    def __init__(self, in_channels: int, image_size: int, sigmoid: bool):
+        super().__init__()
+        self.in_channels, self.image_size, self.sigmoid = in_channels, image_size, sigmoid
+
+    def forward(self, lightness_and_color: torch.Tensor) -> torch.Tensor:
+        channels, height, width = lightness_and_color.shape[-3:]
+        if channels != self.in_channels:
+            raise ValueError(
+                f"{type(self).__name__} takes L* and colour as {self.in_channels} channels; got {channels}"
+            )
+        if self.fixed_size and (height, width) != (self.image_size, self.image_size):
+            raise ValueError(
+                f"{type(self).__name__} has fully connected layers for image_size {self.image_size}; "
+                f"got size {height}x{width}"
+            )
+        scores = self.score(lightness_and_color)
+        return torch.sigmoid(scores) if self.sigmoid else scores
+
+    def score(self, lightness_and_color: torch.Tensor) -> torch.Tensor:
+        """The logits, before the optional sigmoid: each family's network."""
+        raise NotImplementedError
+
+
+def _conv_block(in_channels: int, out_channels: int, stride: int, norm: bool, activation: nn.Module) -> list[nn.Module]:
+    """4x4 convolution (pix2pix's), optional BatchNorm (which makes a conv bias redundant), activation."""
+    layers: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, 4, stride, 1, bias=not norm)]
+    if norm:
+        layers.append(nn.BatchNorm2d(out_channels))
+    return layers + [activation]
+
+
+@register_family
+class PatchGAN(Discriminator):
+    """pix2pix's PatchGAN (Isola et al. 2017, ``NLayerDiscriminator``), scores (B, 1, h, w).
+
+    ``num_layers`` stride-2 convolutions (widths ``base_channels * (1, 2, 4, 8, 8...)``, BatchNorm
+    from the second on, LeakyReLU 0.2), one stride-1 convolution, then a stride-1 convolution to one
+    channel. ``num_layers=3`` gives the 70x70 receptive field and 30x30 scores at 256 px.
+    """
+
+    family = "patchgan"
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        base_channels: int = 64,
+        num_layers: int = 3,
+        image_size: int = 256,
+        sigmoid: bool = False,
+    ):
+        super().__init__(in_channels, image_size, sigmoid)
+        widths = [base_channels * min(2**i, 8) for i in range(num_layers + 1)]
+        layers = _conv_block(in_channels, widths[0], 2, norm=False, activation=nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
+        for previous, width in zip(widths[:-2], widths[1:-1]):
+            layers += _conv_block(previous, width, 2, norm=True, activation=nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
+        layers += _conv_block(widths[-2], widths[-1], 1, norm=True, activation=nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
+        layers.append(nn.Conv2d(widths[-1], 1, 4, 1, 1))
+        self.layers = nn.Sequential(*layers)
+
+    def score(self, lightness_and_color: torch.Tensor) -> torch.Tensor:
+        return self.layers(lightness_and_color)
+
+
+@register_family
+class MLPDiscriminator(Discriminator):
+    """Seed 001's discriminator (3.3): convolutions to a one-channel map, then an MLP to one score (B, 1).
+
+    The report: three convolutions each followed by BatchNorm and LeakyReLU, a last convolution from
+    512 channels to one, and an MLP with 15 hidden units and one output, then a sigmoid. It gives no
+    kernels, strides, first widths or image size; chosen here, pix2pix-style: 4x4 stride-2
+    convolutions of widths ``base_channels * (1, 2, 4)`` (128, 256, 512), the last one also 4x4
+    stride 2, so the MLP sees the (image_size / 16)^2 map, and LeakyReLU 0.2 between the MLP layers.
+    """
+
+    family = "mlp_discriminator"
+    fixed_size = True
+
+    def __init__(
+        self,
+        in_channels: int = 4,
+        base_channels: int = 128,
+        hidden_size: int = 15,
+        image_size: int = 256,
+        sigmoid: bool = False,
+    ):
+        super().__init__(in_channels, image_size, sigmoid)
+        if image_size % 16:
+            raise ValueError(f"image_size {image_size} must be a multiple of 16 (four stride-2 convolutions)")
+        widths = [in_channels, base_channels, 2 * base_channels, 4 * base_channels]
+        layers: list[nn.Module] = []
+        for previous, width in zip(widths[:-1], widths[1:]):
+            layers += _conv_block(previous, width, 2, norm=True, activation=nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
+        layers.append(nn.Conv2d(widths[-1], 1, 4, 2, 1))
+        self.convs = nn.Sequential(*layers)
+        self.mlp = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear((image_size // 16) ** 2, hidden_size),
+            nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
+            nn.Linear(hidden_size, 1),
+        )
+
+    def score(self, lightness_and_color: torch.Tensor) -> torch.Tensor:
+        return self.mlp(self.convs(lightness_and_color))
+
+
+@register_family
+class ConvDiscriminator(Discriminator):
+    """Seed 000's discriminator (2.3): Conv-BatchNorm-ReLU blocks down to a small map, then one score (B, 1).
+
+    The report: "modules of the form Conv2d-BatchNorm-ReLu", L* and a*b* in at 128 px, "the output is
+    a scalar"; its figure is not in the text. Chosen here after the pix2pix encoder it builds on (and
+    DCGAN's discriminator): ``num_downs`` 4x4 stride-2 blocks of widths ``base_channels * (1, 2, 4,
+    8, 8...)``, no BatchNorm on the first (which would normalise away the input's statistics), ReLU
+    as the report says; then a linear layer from the last (image_size / 2**num_downs)^2 map, 4x4 at
+    128 px, to the score.
+    """
+
+    family = "conv_discriminator"
+    fixed_size = True
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        base_channels: int = 64,
+        num_downs: int = 5,
+        max_width_multiplier: int = 8,
+        image_size: int = 128,
+        sigmoid: bool = False,
+    ):
+        super().__init__(in_channels, image_size, sigmoid)
+        if image_size % 2**num_downs:
+            raise ValueError(f"image_size {image_size} must be a multiple of 2**num_downs = {2**num_downs}")
+        widths = [in_channels] + [base_channels * min(2**i, max_width_multiplier) for i in range(num_downs)]
+        layers: list[nn.Module] = []
+        for index, (previous, width) in enumerate(zip(widths[:-1], widths[1:])):
+            layers += _conv_block(previous, width, 2, norm=index > 0, activation=nn.ReLU(inplace=True))
+        grid = image_size // 2**num_downs
+        self.layers = nn.Sequential(*layers, nn.Flatten(), nn.Linear(widths[-1] * grid**2, 1))
+
+    def score(self, lightness_and_color: torch.Tensor) -> torch.Tensor:
+        return self.layers(lightness_and_color)
+
+
+_PATCHGAN_TINY = {"base_channels": 8, "image_size": 32}
+
+register(
+    "patchgan.seed003",
+    PatchGAN,
+    {"in_channels": 3, "base_channels": 64, "num_layers": 3, "image_size": 256},
+    "pix2pix 70x70 PatchGAN on L*a*b* at 256 px (30x30 scores), seed 003's discriminator (3.2)",
+    tiny=_PATCHGAN_TINY,
+)
+register(
+    "patchgan.seed004",
+    PatchGAN,
+    {"in_channels": 3, "base_channels": 64, "num_layers": 3, "image_size": 64},
+    "pix2pix 70x70 PatchGAN on L*a*b* at seed 004's 64 px (6x6 scores; the 30x30 its Appendix 1 quotes is at 256 px)",
+    tiny=_PATCHGAN_TINY,
+)
+register(
+    "mlp_discriminator.seed001",
+    MLPDiscriminator,
+    {"in_channels": 4, "base_channels": 128, "hidden_size": 15, "image_size": 256},
+    "seed 001's discriminator (3.3): L* + RGB, three conv-BN-LeakyReLU layers, 512->1 conv, MLP with 15 hidden units",
+    tiny={"base_channels": 8, "image_size": 32},
+)
+register(
+    "conv_discriminator.seed000",
+    ConvDiscriminator,
+    {"in_channels": 3, "base_channels": 64, "num_downs": 5, "image_size": 128},
+    "seed 000's Conv-BatchNorm-ReLU discriminator on L*a*b* at 128 px, one score per image (2.3)",
+    tiny={"base_channels": 8, "num_downs": 3, "image_size": 32},
+)

@@ -1,0 +1,61 @@
+import subprocess
+import sys
+
+import pytest
+import torch
+from PIL import Image
+
+from hfcolor.cli import main
+
+
+@pytest.fixture()
+def model_folder(tmp_path):
+    from hfcolor import create_model
+
+    torch.manual_seed(0)
+    folder = tmp_path / "model"
+    create_model("pix2pix_unet.seed003", tiny=True).save_pretrained(folder)
+    return folder
+
+
+def test_colorize_folder_with_a_corrupt_file(tmp_path, photos, model_folder, capsys):
+    inputs = tmp_path / "in"
+    (inputs / "nested").mkdir(parents=True)
+    photos[0].save(inputs / "one.jpg")
+    photos[1].convert("L").save(inputs / "two.png")
+    photos[2].save(inputs / "nested" / "three.png")
+    (inputs / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (inputs / "notes.txt").write_text("ignored: not an image suffix")
+
+    code = main(["colorize", str(inputs), "-o", str(tmp_path / "out"), "--model", str(model_folder), "--recursive"])
+    assert code == 1
+    written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
+    assert written == ["nested/three.png", "one.png", "two.png"]
+    assert Image.open(tmp_path / "out" / "two.png").size == photos[1].size
+    err = capsys.readouterr().err
+    assert "broken.jpg: the image data is truncated or corrupt" in err
+
+
+def test_all_good_files_exit_zero_and_jpeg_output(tmp_path, photo, model_folder):
+    photo.save(tmp_path / "a.png")
+    code = main(["colorize", str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "-m", str(model_folder), "--format", "jpg"])
+    assert code == 0
+    assert Image.open(tmp_path / "out" / "a.jpg").format == "JPEG"
+
+
+def test_missing_input_file_is_reported(tmp_path, model_folder, capsys):
+    assert main(["colorize", str(tmp_path / "nope.png"), "-o", str(tmp_path / "out"), "-m", str(model_folder)]) == 1
+    assert "nope.png: no such file" in capsys.readouterr().err
+
+
+def test_unloadable_model_exits_two(tmp_path, photo, capsys):
+    photo.save(tmp_path / "a.png")
+    assert main(["colorize", str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "-m", "no-such-model"]) == 2
+    assert "cannot load model" in capsys.readouterr().err
+
+
+def test_models_command_lists_the_registry():
+    completed = subprocess.run(
+        [sys.executable, "-m", "hfcolor.cli", "models"], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert "pix2pix_unet.seed003" in completed.stdout and "weights" in completed.stdout

@@ -1,0 +1,105 @@
+import io
+
+import datasets
+import pytest
+import torch
+from PIL import Image
+
+from hfcolor.data import PRESETS, ColorizationStream, PhotoTransform, batch_to_model_space, center_crop, load_images
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture()
+def hub_layout(tmp_path, photos):
+    """A folder laid out like a Hub dataset repo: README card + data/<split>-*.parquet, one bad record."""
+    root = tmp_path / "photos"
+    (root / "data").mkdir(parents=True)
+    (root / "README.md").write_text("---\nlicense: mit\n---\n# test photos\n")
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.Value("int64")})
+    train = [{"bytes": png_bytes(p), "path": None} for p in photos] + [{"bytes": b"not an image", "path": None}]
+    datasets.Dataset.from_dict({"image": train, "label": list(range(len(train)))}, features=features).to_parquet(
+        root / "data" / "train-00000-of-00001.parquet"
+    )
+    datasets.Dataset.from_dict({"image": train[:2], "label": [0, 1]}, features=features).to_parquet(
+        root / "data" / "validation-00000-of-00001.parquet"
+    )
+    return root
+
+
+def test_hub_layout_folder_is_map_style_by_default(hub_layout):
+    images = load_images(str(hub_layout))
+    assert isinstance(images, datasets.Dataset) and images.column_names == ["image"] and len(images) == 5
+    assert len(load_images(str(hub_layout), split="validation")) == 2
+    assert isinstance(load_images(str(hub_layout), streaming=True), datasets.IterableDataset)
+
+
+def test_missing_split_is_a_clear_error(hub_layout):
+    with pytest.raises(ValueError, match="test"):
+        load_images(str(hub_layout), split="test")
+
+
+def test_parquet_glob(hub_layout):
+    images = load_images(str(hub_layout / "data" / "train-*.parquet"))
+    assert len(images) == 5
+    with pytest.raises(FileNotFoundError, match="no parquet files"):
+        load_images(str(hub_layout / "nothing-*.parquet"))
+
+
+def test_plain_image_folder(tmp_path, photos):
+    for index, image in enumerate(photos):
+        image.save(tmp_path / f"{index}.png")
+    images = load_images(str(tmp_path))
+    assert len(images) == len(photos)
+    stream = ColorizationStream(images, size=32, train=False)
+    assert len(list(stream)) == len(photos)
+
+
+def test_bad_records_are_skipped_and_counted(hub_layout):
+    stream = ColorizationStream(load_images(str(hub_layout)), size=32, train=True, seed=0)
+    tensors = list(stream)
+    assert len(tensors) == 4 and stream.skipped == 1
+    assert all(t.shape == (3, 32, 32) and t.dtype == torch.uint8 for t in tensors)
+
+
+@pytest.mark.parametrize("streaming, workers", [(True, 0), (False, 2)])
+def test_streaming_and_dataloader_workers_see_each_record_once(hub_layout, streaming, workers):
+    stream = ColorizationStream(load_images(str(hub_layout), streaming=streaming), size=16, train=False)
+    loader = torch.utils.data.DataLoader(stream, batch_size=1, num_workers=workers)
+    batches = [batch[0] for batch in loader]
+    assert len(batches) == 4
+    assert len({tuple(b.flatten()[:64].tolist()) for b in batches}) == 4  # no record twice
+
+
+def test_ranks_get_disjoint_data(hub_layout):
+    images = load_images(str(hub_layout))
+    parts = [list(ColorizationStream(images, 16, train=False, rank=r, world_size=2)) for r in range(2)]
+    assert len(parts[0]) + len(parts[1]) == 4
+    for a in parts[0]:
+        assert not any(torch.equal(a, b) for b in parts[1])
+
+
+def test_transforms(photo):
+    crop = center_crop(photo, 32)
+    assert crop.size == (32, 32)
+    train = PhotoTransform(24, train=True)
+    assert train(photo).shape == (3, 24, 24)
+    evaluate = PhotoTransform(24, train=False)
+    assert torch.equal(evaluate(photo), evaluate(photo))  # deterministic
+
+
+def test_batch_to_model_space_ranges(photo):
+    batch = torch.stack([PhotoTransform(16, train=False)(photo)] * 2)
+    lightness, ab = batch_to_model_space(batch)
+    assert lightness.shape == (2, 1, 16, 16) and ab.shape == (2, 2, 16, 16)
+    assert lightness.abs().max() <= 1 and ab.abs().max() <= 1 and ab.abs().max() > 0.05
+
+
+def test_presets_name_real_hub_datasets():
+    assert PRESETS["coco"].repo_id == "detection-datasets/coco"
+    assert PRESETS["cifar10"].split_names["validation"] == "test"
+    assert "/" in PRESETS["ncd"].repo_id

@@ -1,0 +1,71 @@
+import math
+
+import numpy as np
+import pytest
+
+from hfcolor import metrics
+
+
+def constant(rgb, shape=(16, 16)) -> np.ndarray:
+    return np.broadcast_to(np.array(rgb, dtype=np.uint8), shape + (3,)).copy()
+
+
+def test_identical_images(random_rgb):
+    scores = metrics.score(random_rgb, random_rgb)
+    assert scores["psnr"] == math.inf and scores["ssim"] == pytest.approx(1.0)
+    assert scores["ab_l1"] == 0 and scores["ab_l2"] == 0 and scores["frobenius"] == 0
+    assert scores["bin_accuracy_10"] == 1 and scores["colorfulness_gap"] == 0
+
+
+def test_psnr_of_a_known_shift():
+    true = constant((100, 100, 100))
+    pred = constant((110, 110, 110))  # MSE = 100 everywhere
+    assert metrics.psnr(pred, true) == pytest.approx(10 * math.log10(255**2 / 100))
+
+
+def test_frobenius_by_hand():
+    true = constant((0, 0, 0), (2, 2))
+    pred = constant((255, 0, 0), (2, 2))  # four pixels off by 1.0 in one channel
+    assert metrics.frobenius(pred, true) == pytest.approx(2.0)
+
+
+def test_gray_prediction_has_no_colour_and_known_ab_error():
+    true = constant((200, 40, 40))
+    gray = constant((90, 90, 90))
+    assert metrics.colorfulness(gray) == 0
+    assert metrics.ab_l1(gray, gray) == 0
+    # a*b* of the gray is (0, 0) up to 1e-3 (sRGB's white is not exactly D65's), so L1 is the mean of |a*|, |b*|
+    from skimage.color import rgb2lab
+
+    a, b = rgb2lab(true[:1, :1] / 255.0)[0, 0, 1:]
+    assert metrics.ab_l1(gray, true) == pytest.approx((abs(a) + abs(b)) / 2, abs=1e-2)
+    assert metrics.ab_l2(gray, true) == pytest.approx((a * a + b * b) / 2, rel=1e-3)
+
+
+def test_colorfulness_by_hand():
+    # pure red: rg = 255, yb = 127.5, no spread -> 0.3 * hypot(255, 127.5)
+    assert metrics.colorfulness(constant((255, 0, 0))) == pytest.approx(0.3 * math.hypot(255, 127.5))
+    # half black, half red: rg in {0, 255}, yb in {0, 127.5}: std 127.5 / 63.75, mean 127.5 / 63.75
+    half = constant((0, 0, 0), (2, 2))
+    half[0] = (255, 0, 0)
+    expected = math.hypot(127.5, 63.75) + 0.3 * math.hypot(127.5, 63.75)
+    assert metrics.colorfulness(half) == pytest.approx(expected)
+
+
+def test_bin_accuracy_counts_both_channels():
+    true = constant((200, 40, 40))
+    assert metrics.bin_accuracy(true, true, 50) == 1
+    gray = constant((90, 90, 90))
+    # gray sits in the centre bins; a strongly red truth is in other bins for both a* and b* at 50 bins
+    assert metrics.bin_accuracy(gray, true, 50) == 0
+
+
+def test_ssim_drops_for_structure_change(random_rgb):
+    assert metrics.ssim(255 - random_rgb, random_rgb) < 0.5
+
+
+def test_shape_checks():
+    with pytest.raises(ValueError, match="differ in shape"):
+        metrics.psnr(constant((0, 0, 0), (4, 4)), constant((0, 0, 0), (4, 5)))
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        metrics.psnr(np.zeros((4, 4, 3)), np.zeros((4, 4, 3)))

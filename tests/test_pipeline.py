@@ -1,0 +1,140 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from hfcolor import CheckpointError, Colorizer, create_model, load_model
+from hfcolor.color import rgb_to_lab
+from hfcolor.image_io import image_to_tensor
+from hfcolor.pipeline import _resize_rows
+
+
+@pytest.fixture(scope="module")
+def unet():
+    torch.manual_seed(0)
+    model = create_model("pix2pix_unet.seed003", tiny=True)
+    # Train-mode BatchNorm statistics make the untrained net predict visible colour, not ~0.
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(4, 1, 32, 32))
+    return model.eval()
+
+
+def lightness(image: Image.Image) -> torch.Tensor:
+    return rgb_to_lab(image_to_tensor(image).double())[0]
+
+
+@pytest.mark.parametrize("size", [(97, 61), (33, 200)])
+def test_output_keeps_size_and_lightness(unet, photo, size):
+    source = photo.resize(size)
+    result = Colorizer(unet)(source)
+    assert result.size == source.size and result.mode == "RGB"
+    assert (lightness(result) - lightness(source)).abs().max() <= 1.0
+    assert np.asarray(result).std(axis=2).mean() > 0.5  # it did add colour
+
+
+def test_gray_input_gets_colour_and_keeps_lightness(unet, photo):
+    gray = photo.convert("L")
+    result = Colorizer(unet)(gray)
+    assert result.size == gray.size
+    assert (lightness(result) - lightness(gray.convert("RGB"))).abs().max() <= 1.0
+
+
+def test_batches_keep_order(unet, photos):
+    colorizer = Colorizer(unet)
+    together = colorizer(photos, batch_size=3)
+    assert isinstance(together, list) and len(together) == len(photos)
+    for image, result in zip(photos, together):
+        assert np.array_equal(np.asarray(result), np.asarray(colorizer(image)))
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_striped_upsampling_equals_whole_image_resize(mode):
+    ab = torch.randn(1, 2, 8, 8)
+    whole = F.interpolate(ab, size=(50, 70), mode=mode, align_corners=False)
+    stripes = torch.cat([_resize_rows(ab, 50, 70, top, min(16, 50 - top), mode) for top in range(0, 50, 16)], dim=2)
+    assert torch.allclose(whole, stripes, atol=1e-5)
+
+
+def test_saved_model_reloads_with_identical_colorizations(unet, photo, tmp_path):
+    unet.save_pretrained(tmp_path / "unet")
+    assert {p.name for p in (tmp_path / "unet").iterdir()} >= {"config.json", "model.safetensors", "README.md"}
+    reloaded = Colorizer.from_pretrained(str(tmp_path / "unet"))
+    assert np.array_equal(np.asarray(reloaded(photo)), np.asarray(Colorizer(unet)(photo)))
+    card = (tmp_path / "unet" / "README.md").read_text()
+    assert "pix2pix_unet" in card and "library_name: hfcolor" in card
+
+
+def test_shipped_weights_are_found_by_name(unet, photo, tmp_path, monkeypatch):
+    unet.save_pretrained(tmp_path / "weights" / "pix2pix_unet.seed003")
+    monkeypatch.setenv("HFCOLOR_WEIGHTS_DIR", str(tmp_path / "weights"))
+    assert Colorizer.from_pretrained("pix2pix_unet.seed003")(photo).size == photo.size
+
+
+def test_hub_id_loads_from_the_local_cache(unet, photo, tmp_path):
+    """The real Hub code path, served offline from a cache laid out as huggingface_hub writes it."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "cache" / "models--someone--tiny-unet"
+    unet.save_pretrained(repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    colorizer = Colorizer.from_pretrained("someone/tiny-unet", cache_dir=str(tmp_path / "cache"))
+    assert np.array_equal(np.asarray(colorizer(photo)), np.asarray(Colorizer(unet)(photo)))
+
+
+def test_unknown_names_and_wrong_checkpoints_are_refused(unet, tmp_path):
+    with pytest.raises(CheckpointError, match="not a model folder"):
+        load_model("no-such-model")
+    with pytest.raises(CheckpointError, match="no trained weights"):
+        load_model("pix2pix_unet.seed000")
+    folder = tmp_path / "wrong"
+    unet.save_pretrained(folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "base_channels": 8}))
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_model(folder)
+    (folder / "config.json").write_text(json.dumps({**config, "family": "no_such_family"}))
+    with pytest.raises(CheckpointError, match="no_such_family"):
+        load_model(folder)
+
+
+def test_pickled_weights_are_never_loaded(unet, tmp_path):
+    folder = tmp_path / "pickled"
+    unet.save_pretrained(folder)
+    torch.save(unet.state_dict(), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(CheckpointError, match="safetensors only"):
+        load_model(folder)
+
+
+def test_extra_keys_fail_strict_loading(unet, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path / "extra"
+    unet.save_pretrained(folder)
+    weights = load_file(folder / "model.safetensors")
+    weights["stray.weight"] = torch.zeros(1)
+    save_file(weights, folder / "model.safetensors")
+    with pytest.raises(CheckpointError, match="stray"):
+        load_model(folder)
+
+
+def test_option_checks(unet):
+    with pytest.raises(ValueError, match="upsampling"):
+        Colorizer(unet, upsampling="nearest")
+    with pytest.raises(ValueError, match="float16 needs a GPU"):
+        Colorizer(unet, device="cpu", dtype=torch.float16)
+
+
+def test_bfloat16_autocast_on_cpu(unet, photo):
+    result = Colorizer(unet, device="cpu", dtype=torch.bfloat16)(photo)
+    assert result.size == photo.size
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")
+def test_gpu_half_precision(unet, photo):
+    result = Colorizer(unet, device="cuda", dtype=torch.float16)(photo)
+    assert result.size == photo.size
