@@ -130,14 +130,19 @@ def _open_record(record: dict, name: str, max_pixels: int | None) -> Image.Image
 
 
 class PhotoTransform:
-    """Crop a photo to ``size`` x ``size``: random-resized crop and flip for training, centre crop for evaluation."""
+    """Crop a photo to ``size`` x ``size``: random-resized crop and flip for training, centre crop for evaluation.
 
-    def __init__(self, size: int, train: bool, scale: tuple[float, float] = (0.5, 1.0)):
+    Randomness comes from ``rng`` (a ``random.Random``), never the global state, so a stream can
+    replay exactly the same crops when a run resumes.
+    """
+
+    def __init__(self, size: int, train: bool, scale: tuple[float, float] = (0.5, 1.0), rng: random.Random | None = None):
         self.size, self.train, self.scale = size, train, scale
+        self.rng = rng or random.Random(0)
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         image = self._random_resized_crop(image) if self.train else center_crop(image, self.size)
-        if self.train and random.random() < 0.5:
+        if self.train and self.rng.random() < 0.5:
             image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1)
 
@@ -145,11 +150,11 @@ class PhotoTransform:
         width, height = image.size
         area = width * height
         for _ in range(10):
-            target = area * random.uniform(*self.scale)
-            aspect = math.exp(random.uniform(math.log(3 / 4), math.log(4 / 3)))
+            target = area * self.rng.uniform(*self.scale)
+            aspect = math.exp(self.rng.uniform(math.log(3 / 4), math.log(4 / 3)))
             w, h = round(math.sqrt(target * aspect)), round(math.sqrt(target / aspect))
             if 0 < w <= width and 0 < h <= height:
-                left, top = random.randint(0, width - w), random.randint(0, height - h)
+                left, top = self.rng.randint(0, width - w), self.rng.randint(0, height - h)
                 return image.resize((self.size, self.size), Image.Resampling.BICUBIC, box=(left, top, left + w, top + h))
         return center_crop(image, self.size)
 
@@ -198,13 +203,20 @@ class ColorizationStream(torch.utils.data.IterableDataset):
             from datasets.distributed import split_dataset_by_node
 
             images = split_dataset_by_node(images, rank=rank, world_size=world_size)
-        self.images, self.transform, self.max_pixels = images, PhotoTransform(size, train), max_pixels
+        self.images, self.size, self.train, self.max_pixels = images, size, train, max_pixels
+        self.seed, self.rank, self.epoch = seed, rank, 0
         self.skipped = 0
 
     def set_epoch(self, epoch: int) -> None:
+        """Reshuffle for a new epoch; call before the DataLoader creates its iterator (and its workers)."""
+        self.epoch = epoch
         self.images.set_epoch(epoch)
 
     def __iter__(self):
+        worker = torch.utils.data.get_worker_info()
+        # Crops depend only on (seed, epoch, rank, worker): a resumed run replays them exactly.
+        rng = random.Random(f"{self.seed}-{self.epoch}-{self.rank}-{worker.id if worker else 0}")
+        transform = PhotoTransform(self.size, self.train, rng=rng)
         for index, record in enumerate(self.images):
             name = record["image"].get("path") or f"record {index}"
             try:
@@ -213,7 +225,7 @@ class ColorizationStream(torch.utils.data.IterableDataset):
                 self.skipped += 1
                 logger.warning("skipping an unreadable image (%d so far): %s", self.skipped, error)
                 continue
-            yield self.transform(image)
+            yield transform(image)
 
 
 def batch_to_model_space(rgb_uint8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -103,3 +103,23 @@ def test_presets_name_real_hub_datasets():
     assert PRESETS["coco"].repo_id == "detection-datasets/coco"
     assert PRESETS["cifar10"].split_names["validation"] == "test"
     assert "/" in PRESETS["ncd"].repo_id
+
+
+def test_push_dataset_builds_an_ncd_style_hub_folder(tmp_path, photos):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "train_scripts" / "push_dataset.py"
+    spec = importlib.util.spec_from_file_location("push_dataset", script)
+    push_dataset = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(push_dataset)
+    for name, image in zip(["apple", "apple", "lemon"], photos):
+        (tmp_path / "ncd" / name).mkdir(parents=True, exist_ok=True)
+        image.save(tmp_path / "ncd" / name / f"{len(list((tmp_path / 'ncd' / name).iterdir()))}.jpg")
+    (tmp_path / "ncd" / "lemon" / "broken.jpg").write_bytes(b"not a jpeg")
+    push_dataset.main([str(tmp_path / "ncd"), "--save_to", str(tmp_path / "hub")])
+    dataset = datasets.load_dataset(str(tmp_path / "hub"), split="train")
+    assert len(dataset) == 3 and dataset.features["class"].names == ["apple", "lemon"]
+    assert len(load_images(str(tmp_path / "hub"))) == 3
+    with pytest.raises(SystemExit):  # argparse: "give --repo_id to push, or --save_to for a local folder"
+        push_dataset.main([str(tmp_path / "ncd")])

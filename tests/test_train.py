@@ -1,0 +1,141 @@
+"""Trainer tests in the style of diffusers' example tests: tiny models, a dataset the test makes, a few steps."""
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = sorted((ROOT / "train_scripts" / "configs").glob("*.yaml"))
+TRAIN = ROOT / "train_scripts" / "train.py"
+
+spec = importlib.util.spec_from_file_location("hfcolor_train", TRAIN)
+train = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(train)
+
+
+@pytest.fixture(scope="module")
+def photo_folder(tmp_path_factory, photos):
+    """Eight small photos in a plain image folder (datasets' imagefolder)."""
+    folder = tmp_path_factory.mktemp("photos")
+    for index in range(8):
+        photo = photos[index % len(photos)]
+        photo = photo.transpose(method=index // len(photos)) if index >= len(photos) else photo  # 8 distinct images
+        photo.resize((48, 48)).save(folder / f"{index}.png")
+    return folder
+
+
+def base_args(data, output_dir, *extra):
+    return [
+        "--tiny",
+        "--train_data", str(data),
+        "--validation_split", "train",
+        "--train_batch_size", "2",
+        "--dataloader_num_workers", "0",
+        "--num_validation_images", "2",
+        "--report_to", "none",
+        "--output_dir", str(output_dir),
+        *map(str, extra),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
+def test_every_recipe_trains_from_its_config(config, photo_folder, tmp_path):
+    # Staged recipes start from another run's output; here every stage starts from scratch.
+    args = ["--config", str(config), "--init_from", "", "--model_overrides", "{}", "--max_train_steps", "2", "--class_prior_batches", "2"]
+    summary = train.main(args + base_args(photo_folder, tmp_path))
+    assert summary["step"] == 2
+    assert all(torch.isfinite(torch.tensor(v)) for v in summary["loss"].values())
+    assert (tmp_path / "model" / "model.safetensors").is_file()
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert config.name in card and "## Validation" in card
+    assert list((tmp_path / "validation").glob("step-*.png"))
+
+
+def test_checkpoints_are_written_and_pruned(photo_folder, tmp_path):
+    args = ["--model", "pix2pix_unet.seed003", "--loss", "l1", "--max_train_steps", "4"]
+    train.main(args + base_args(photo_folder, tmp_path, "--checkpointing_steps", 1, "--checkpoints_total_limit", 2))
+    assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-3", "checkpoint-4"]
+    assert (tmp_path / "checkpoint-4" / "model.safetensors").is_file()
+
+
+def test_resume_matches_an_uninterrupted_run(photo_folder, tmp_path):
+    """Six steps in one go == three steps, then resume to six (crossing an epoch boundary of 4 batches)."""
+    recipe = ["--config", str(ROOT / "train_scripts/configs/seed003_cgan.yaml"), "--checkpointing_steps", "3"]
+    train.main(recipe + ["--max_train_steps", "6"] + base_args(photo_folder, tmp_path / "straight"))
+    train.main(recipe + ["--max_train_steps", "3"] + base_args(photo_folder, tmp_path / "resumed"))
+    summary = train.main(
+        recipe + ["--max_train_steps", "6", "--resume_from_checkpoint", "latest"] + base_args(photo_folder, tmp_path / "resumed")
+    )
+    assert summary["step"] == 6
+    straight = load_file(tmp_path / "straight" / "model" / "model.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "model" / "model.safetensors")
+    assert straight.keys() == resumed.keys()
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+def test_overfitting_eight_images_drives_the_loss_down(photo_folder, tmp_path):
+    # Later options win: all 8 images in every batch.
+    args = ["--model", "pix2pix_unet.seed003", "--loss", "l1", "--learning_rate", "3e-3"]
+    whole_set = ["--train_batch_size", "8"]
+    first = train.main(args + ["--max_train_steps", "1"] + base_args(photo_folder, tmp_path / "one") + whole_set)
+    last = train.main(args + ["--max_train_steps", "60"] + base_args(photo_folder, tmp_path / "many") + whole_set)
+    assert last["loss"]["generator"] < 0.5 * first["loss"]["generator"]
+
+
+def test_nan_loss_stops_with_a_clear_message(photo_folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(train.SupervisedObjective, "__call__", lambda self, model, lightness, ab: model(lightness).sum() * float("nan"))
+    with pytest.raises(SystemExit, match="generator loss became nan"):
+        train.main(["--model", "pix2pix_unet.seed003", "--max_train_steps", "3"] + base_args(photo_folder, tmp_path))
+
+
+def test_offline_push_fails_before_training(photo_folder, tmp_path):
+    started = time.perf_counter()
+    with pytest.raises(SystemExit, match="HF_HUB_OFFLINE is set"):
+        train.main(["--model", "pix2pix_unet.seed003", "--push_to_hub", "--hub_model_id", "someone/model"] + base_args(photo_folder, tmp_path))
+    assert time.perf_counter() - started < 10
+    assert not list(tmp_path.iterdir())  # not a single step, not even a folder
+
+
+def run_script(*args, **kwargs):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, *map(str, args)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def test_sigterm_writes_a_checkpoint_then_resume_continues(photo_folder, tmp_path):
+    args = ["--model", "pix2pix_unet.seed003", "--max_train_steps", "100000", "--checkpointing_steps", "100000"]
+    process = run_script(TRAIN, *args, *base_args(photo_folder, tmp_path))
+    deadline = time.time() + 120
+    while not (tmp_path / "train_config.json").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)  # let it take a few steps
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, output
+    assert "stopped by signal" in output
+    (checkpoint,) = tmp_path.glob("checkpoint-*")
+    step = int(checkpoint.name.split("-")[1])
+    assert step > 0
+    summary = train.main(args[:2] + ["--max_train_steps", str(step + 1), "--resume_from_checkpoint", "latest"] + base_args(photo_folder, tmp_path))
+    assert summary["step"] == step + 1
+
+
+def test_two_cpu_processes_see_different_data(photo_folder, tmp_path):
+    launch = [
+        "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+        "--mixed_precision", "no", "--dynamo_backend", "no", TRAIN,
+    ]  # fmt: skip
+    process = run_script(*launch, "--model", "pix2pix_unet.seed003", "--max_train_steps", "2", *base_args(photo_folder, tmp_path))
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, output
+    summaries = [json.loads((tmp_path / f"summary-rank{rank}.json").read_text()) for rank in range(2)]
+    assert [s["rank"] for s in summaries] == [0, 1]
+    assert summaries[0]["batch_checksums"] and summaries[0]["batch_checksums"] != summaries[1]["batch_checksums"]

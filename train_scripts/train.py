@@ -1,0 +1,529 @@
+"""Train any hfcolor model from a recipe config, on one CPU or many GPUs.
+
+    accelerate launch train_scripts/train.py --config train_scripts/configs/seed003_cgan.yaml
+    python train_scripts/train.py --config ... --train_data /path/to/photos --max_train_steps 200
+
+Every YAML key is a command-line option (``--key value``); the command line wins. Two CPU
+processes really run as two ranks with ``accelerate launch --multi_gpu --num_processes 2`` (the
+Accelerator is created with ``cpu=True`` when there is no GPU; a plain ``--cpu`` launch runs one).
+
+Checkpoints (``checkpoint-STEP``) hold models, optimisers, schedulers, RNG states and the data
+position; ``--resume_from_checkpoint latest`` continues exactly where a run stopped, and SIGTERM
+or Ctrl-C write one before exiting. Resume only from checkpoints you made: optimiser and RNG
+states are pickles. The final model is exported with ``save_pretrained`` into ``OUTPUT_DIR/model``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import torch
+import yaml
+from accelerate import Accelerator
+from accelerate.utils import ProjectConfiguration, set_seed
+from PIL import Image
+from tqdm.auto import tqdm
+
+from hfcolor import create_model, load_model
+from hfcolor.color import model_space_to_rgb
+from hfcolor.data import ColorizationStream, batch_to_model_space, load_images
+from hfcolor.metrics import score
+from hfcolor.objectives import AdversarialObjective, DiffusionObjective, SupervisedObjective, target_for, unwrapped
+
+OBJECTIVES = ("supervised", "adversarial", "diffusion")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", help="YAML recipe; its keys are defaults for the options below")
+    # what to train
+    p.add_argument("--model", help="registry recipe of the colorizer, e.g. pix2pix_unet.seed003")
+    p.add_argument("--model_overrides", type=json.loads, default={}, help="JSON dict of model config changes")
+    p.add_argument("--tiny", action="store_true", help="the recipe's tiny config (smoke tests)")
+    p.add_argument("--init_from", help="start from a trained model folder or Hub id (staged recipes)")
+    p.add_argument("--objective", choices=OBJECTIVES, default="supervised")
+    p.add_argument("--loss", default="l2", help="l1, l2, smooth_l1, cross_entropy, rebalanced_cross_entropy")
+    p.add_argument("--smooth_l1_beta", type=float, default=1.0)
+    p.add_argument("--discriminator", help="registry recipe of the discriminator (adversarial)")
+    p.add_argument("--discriminator_overrides", type=json.loads, default={})
+    p.add_argument("--adversarial_loss", choices=("bce", "eps_log"), default="bce")
+    p.add_argument("--reconstruction_weight", type=float, default=100.0, help="lambda of the L1/L2 term")
+    p.add_argument("--real_label", type=float, default=1.0)
+    p.add_argument("--fake_label", type=float, default=0.0)
+    p.add_argument("--eps", type=float, default=1e-2, help="seed 001's log buffer (eps_log)")
+    p.add_argument("--discriminator_scale", type=float, default=0.5)
+    p.add_argument("--class_prior_batches", type=int, default=50, help="batches counted for class rebalancing")
+    # data
+    p.add_argument("--train_data", default="coco", help="preset, Hub id, Hub-layout folder, parquet glob or image folder")
+    p.add_argument("--train_split", default="train")
+    p.add_argument("--validation_data", help="defaults to --train_data")
+    p.add_argument("--validation_split", default="validation")
+    p.add_argument("--streaming", type=_bool, default=None, help="default: stream Hub data, read local data")
+    p.add_argument("--resolution", type=int, help="default: the model's working size")
+    p.add_argument("--dataloader_num_workers", type=int, default=2)
+    p.add_argument("--shuffle_buffer", type=int, default=1000)
+    # optimisation
+    p.add_argument("--train_batch_size", type=int, default=16)
+    p.add_argument("--max_train_steps", type=int, default=1000)
+    p.add_argument("--learning_rate", type=float, default=2e-4)
+    p.add_argument("--discriminator_learning_rate", type=float, help="defaults to --learning_rate")
+    p.add_argument("--adam_beta1", type=float, default=0.9)
+    p.add_argument("--adam_beta2", type=float, default=0.999)
+    p.add_argument("--weight_decay", type=float, default=0.0)
+    p.add_argument("--lr_scheduler", default="constant", help="constant, cosine, linear, ... (diffusers' get_scheduler)")
+    p.add_argument("--lr_warmup_steps", type=int, default=0)
+    p.add_argument("--lr_step_rules", help="piecewise_constant rules, e.g. '1:15000,0.1' (x1 until 15000, then x0.1)")
+    p.add_argument("--max_grad_norm", type=float, default=0.0, help="0 disables clipping")
+    p.add_argument("--gradient_accumulation_steps", type=int, default=1)
+    p.add_argument("--mixed_precision", choices=("no", "fp16", "bf16"), default="no")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is present")
+    # bookkeeping
+    p.add_argument("--output_dir", default="outputs/run")
+    p.add_argument("--checkpointing_steps", type=int, default=500)
+    p.add_argument("--checkpoints_total_limit", type=int, default=3)
+    p.add_argument("--resume_from_checkpoint", help="a checkpoint folder, or 'latest'")
+    p.add_argument("--validation_steps", type=int, default=500)
+    p.add_argument("--num_validation_images", type=int, default=8)
+    p.add_argument("--report_to", default="tensorboard", help="tensorboard, or none")
+    p.add_argument("--push_to_hub", action="store_true")
+    p.add_argument("--hub_model_id", help="ORG/NAME to push checkpoints and the final model to")
+    p.add_argument("--hub_token")
+
+    known, _ = p.parse_known_args(argv)
+    if known.config:
+        recipe = yaml.safe_load(Path(known.config).read_text()) or {}
+        unknown = sorted(set(recipe) - set(vars(known)))
+        if unknown:
+            p.error(f"{known.config}: unknown keys {unknown}")
+        p.set_defaults(**recipe)
+    args = p.parse_args(argv)
+    if not args.model:
+        p.error("--model is required (in the config or on the command line)")
+    if args.objective == "adversarial" and not args.discriminator:
+        p.error("an adversarial recipe needs --discriminator")
+    if args.objective == "adversarial" and args.gradient_accumulation_steps != 1:
+        p.error("adversarial recipes update D and G in turn every batch: use --gradient_accumulation_steps 1")
+    if args.push_to_hub and not args.hub_model_id:
+        p.error("--push_to_hub needs --hub_model_id ORG/NAME")
+    args.validation_data = args.validation_data or args.train_data
+    args.discriminator_learning_rate = args.discriminator_learning_rate or args.learning_rate
+    return args
+
+
+def _bool(text: str) -> bool:
+    return text.lower() in ("1", "true", "yes")
+
+
+# ------------------------------------------------------------------------------------------
+# Hub: fail in seconds, before any training, when a push could not work.
+
+
+def check_hub_access(repo_id: str, token: str | None) -> None:
+    from huggingface_hub import HfApi, constants
+
+    if constants.HF_HUB_OFFLINE:
+        raise SystemExit("--push_to_hub: HF_HUB_OFFLINE is set, so nothing can be pushed; unset it or drop --push_to_hub")
+    host = urlparse(constants.ENDPOINT).hostname
+    try:
+        socket.create_connection((host, 443), timeout=5).close()
+    except OSError as error:
+        raise SystemExit(f"--push_to_hub: cannot reach {host} ({error}); check the network or drop --push_to_hub")
+    api = HfApi(token=token)
+    try:
+        user = api.whoami()["name"]
+    except Exception as error:  # no token, or a revoked one
+        raise SystemExit(f"--push_to_hub: no valid Hugging Face token ({error}); run `hf auth login` or pass --hub_token")
+    api.create_repo(repo_id, exist_ok=True)
+    print(f"pushing to https://huggingface.co/{repo_id} as {user}")
+
+
+# ------------------------------------------------------------------------------------------
+
+
+class TrainingProgress:
+    """Step and data position, saved in every checkpoint beside the models and RNG states."""
+
+    def __init__(self):
+        self.step, self.epoch, self.batches_done_in_epoch = 0, 0, 0
+
+    def state_dict(self) -> dict:
+        return dict(vars(self))
+
+    def load_state_dict(self, state: dict) -> None:
+        vars(self).update(state)
+
+
+class StopRequest:
+    """While active, SIGTERM or a first Ctrl-C asks the loop to checkpoint and stop after the current step."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __enter__(self):
+        self.signal_number = 0
+        self.previous = {number: signal.signal(number, self._handle) for number in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+    def _handle(self, number, frame):
+        self.signal_number = number
+        signal.signal(number, self.previous[number])  # a second Ctrl-C stops at once
+
+
+def latest_checkpoint(output_dir: Path) -> Path | None:
+    checkpoints = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    return checkpoints[-1] if checkpoints else None
+
+
+def prune_checkpoints(output_dir: Path, keep: int) -> None:
+    checkpoints = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    for old in checkpoints[: max(0, len(checkpoints) - keep)]:
+        shutil.rmtree(old)
+
+
+def build_models(args, accelerator):
+    if args.init_from:
+        model = load_model(args.init_from)
+        expected = args.model.split(".")[0]
+        if model.family != expected:
+            raise SystemExit(f"--init_from {args.init_from} holds a {model.family!r} model, the recipe trains {expected!r}")
+    else:
+        model = create_model(args.model, tiny=args.tiny, **args.model_overrides)
+    recorded_loss = model.config.get("loss")
+    if recorded_loss and args.objective == "supervised" and recorded_loss != args.loss:
+        raise SystemExit(f"{args.model} records loss {recorded_loss!r} but the recipe trains with {args.loss!r}")
+    discriminator = None
+    if args.objective == "adversarial":
+        discriminator = create_model(args.discriminator, tiny=args.tiny, **args.discriminator_overrides)
+    return model.train(), discriminator
+
+
+def build_objective(args):
+    if args.objective == "supervised":
+        return SupervisedObjective(args.loss, args.smooth_l1_beta)
+    if args.objective == "diffusion":
+        return DiffusionObjective()
+    return AdversarialObjective(
+        reconstruction=args.loss,
+        reconstruction_weight=args.reconstruction_weight,
+        adversarial=args.adversarial_loss,
+        real_label=args.real_label,
+        fake_label=args.fake_label,
+        eps=args.eps,
+        discriminator_scale=args.discriminator_scale,
+        smooth_l1_beta=args.smooth_l1_beta,
+    )
+
+
+def make_optimizer(args, network, learning_rate):
+    from diffusers.optimization import get_scheduler
+
+    parameters = [p for p in network.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(
+        parameters, lr=learning_rate, betas=(args.adam_beta1, args.adam_beta2), weight_decay=args.weight_decay
+    )
+    scheduler = get_scheduler(
+        args.lr_scheduler,
+        optimizer,
+        step_rules=args.lr_step_rules,
+        num_warmup_steps=args.lr_warmup_steps,
+        num_training_steps=args.max_train_steps,
+    )
+    return optimizer, scheduler
+
+
+def train_loader(args, accelerator, epoch: int):
+    """A fresh loader per epoch: its generator is seeded by (seed, epoch), so a resumed run replays the same order."""
+    images = load_images(args.train_data, args.train_split, args.streaming)
+    stream = ColorizationStream(
+        images,
+        args.resolution,
+        train=True,
+        rank=accelerator.process_index,
+        world_size=accelerator.num_processes,
+        seed=args.seed,
+        shuffle_buffer=args.shuffle_buffer,
+    )
+    stream.set_epoch(epoch)
+    generator = torch.Generator().manual_seed(args.seed * 1_000_003 + epoch)
+    return torch.utils.data.DataLoader(
+        stream,
+        batch_size=args.train_batch_size,
+        num_workers=args.dataloader_num_workers,
+        generator=generator,
+        persistent_workers=False,
+        drop_last=True,
+    )
+
+
+def validation_batch(args) -> torch.Tensor:
+    images = load_images(args.validation_data, args.validation_split, args.streaming)
+    stream = ColorizationStream(images, args.resolution, train=False)
+    batch = []
+    for rgb in stream:
+        batch.append(rgb)
+        if len(batch) == args.num_validation_images:
+            break
+    return torch.stack(batch)
+
+
+def count_class_prior(args, accelerator, model) -> None:
+    """Zhang et al.'s rebalancing needs the training set's a*b* histogram: count it on a few batches."""
+    counts = None
+    for index, rgb in enumerate(train_loader(args, accelerator, epoch=0)):
+        if index == args.class_prior_batches:
+            break
+        _, ab = batch_to_model_space(rgb)
+        batch_counts = model.count_classes(ab)
+        counts = batch_counts if counts is None else counts + batch_counts
+    counts = accelerator.reduce(counts.to(accelerator.device), reduction="sum").cpu()
+    model.set_class_weights(counts)
+
+
+@torch.no_grad()
+def validate(model, rgb_uint8: torch.Tensor, device) -> tuple[dict, Image.Image]:
+    """Mean metrics on the validation batch, and a grid: gray input | colorization | truth, one row each."""
+    was_training = model.training
+    model.eval()
+    lightness, ab = batch_to_model_space(rgb_uint8.to(device))
+    predicted = model.predict_ab(lightness).float().clamp(-1, 1)
+    rgb = model_space_to_rgb(lightness.float(), predicted)
+    model.train(was_training)
+    predictions = (rgb * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    truths = rgb_uint8.permute(0, 2, 3, 1).cpu().numpy()
+    scores = [score(p, t, num_bins=(10,)) for p, t in zip(predictions, truths)]
+    metrics = {key: float(np.mean([s[key] for s in scores])) for key in ("psnr", "ssim", "ab_l1", "colorfulness", "colorfulness_true")}
+    grays = np.repeat(((lightness.cpu().numpy() + 1) * 127.5).round().astype(np.uint8).transpose(0, 2, 3, 1), 3, axis=3)
+    rows = [np.concatenate(parts, axis=1) for parts in zip(grays, predictions, truths)]
+    return metrics, Image.fromarray(np.concatenate(rows, axis=0))
+
+
+def save_final_model(args, model, discriminator, metrics: dict, seconds: float, accelerator) -> Path:
+    folder = Path(args.output_dir) / "model"
+    shutil.rmtree(folder, ignore_errors=True)
+    command = "accelerate launch train_scripts/train.py " + " ".join(sys.argv[1:])
+    details = "\n".join(
+        [
+            "## Training",
+            f"- Recipe: `{args.config or 'command line'}` ({args.objective}, loss `{args.loss}`)",
+            f"- Data: `{args.train_data}` split `{args.train_split}` at {args.resolution} px",
+            f"- Steps: {args.max_train_steps} x batch {args.train_batch_size} x {accelerator.num_processes} process(es)"
+            f" x accumulation {args.gradient_accumulation_steps}",
+            f"- Hardware: {accelerator.device.type} ({accelerator.num_processes} process(es)), {seconds / 60:.1f} min",
+            f"- Command: `{command}`",
+            "",
+            "## Validation (last evaluation during training)",
+            "",
+            "| metric | value |",
+            "|---|---|",
+            *[f"| {key} | {value:.4f} |" for key, value in metrics.items()],
+        ]
+    )
+    unwrapped(accelerator.unwrap_model(model)).save_pretrained(folder, model_card_kwargs={"details": details})
+    if discriminator is not None:
+        unwrapped(accelerator.unwrap_model(discriminator)).save_pretrained(Path(args.output_dir) / "discriminator")
+    return folder
+
+
+def main(argv: list[str] | None = None, loader_factory=None) -> dict:
+    """Train; returns a summary. ``loader_factory(epoch)`` replaces the data (the benchmark's synthetic data)."""
+    args = parse_args(argv)
+    if args.push_to_hub:
+        check_hub_access(args.hub_model_id, args.hub_token)
+    output_dir = Path(args.output_dir)
+    accelerator = Accelerator(
+        cpu=args.cpu or not torch.cuda.is_available(),
+        mixed_precision=args.mixed_precision,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        log_with=None if args.report_to == "none" else args.report_to,
+        project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
+    )
+    set_seed(args.seed)
+    model, discriminator = build_models(args, accelerator)
+    args.resolution = args.resolution or model.input_size
+    objective = build_objective(args)
+    if args.loss == "rebalanced_cross_entropy" and not args.init_from:
+        count_class_prior(args, accelerator, model)
+
+    optimizer, lr_scheduler = make_optimizer(args, model, args.learning_rate)
+    model, optimizer, lr_scheduler = accelerator.prepare(model, optimizer, lr_scheduler)
+    trainables = [model]
+    d_optimizer = d_scheduler = None
+    if discriminator is not None:
+        d_optimizer, d_scheduler = make_optimizer(args, discriminator, args.discriminator_learning_rate)
+        discriminator, d_optimizer, d_scheduler = accelerator.prepare(discriminator, d_optimizer, d_scheduler)
+        trainables.append(discriminator)
+    progress = TrainingProgress()
+    accelerator.register_for_checkpointing(progress)
+
+    if args.resume_from_checkpoint:
+        checkpoint = latest_checkpoint(output_dir) if args.resume_from_checkpoint == "latest" else Path(args.resume_from_checkpoint)
+        if checkpoint is None or not checkpoint.is_dir():
+            raise SystemExit(f"--resume_from_checkpoint {args.resume_from_checkpoint}: no checkpoint found in {output_dir}")
+        accelerator.load_state(str(checkpoint))
+        accelerator.print(f"resumed from {checkpoint} at step {progress.step}")
+
+    if accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "train_config.json").write_text(json.dumps(vars(args), indent=2, default=str))
+        if args.report_to != "none":
+            accelerator.init_trackers("hfcolor", config={k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))})
+    validation_rgb = validation_batch(args) if accelerator.is_main_process else None
+    hub_uploads = []
+    metrics: dict = {}
+    losses: dict = {}
+    checksums: list[int] = []
+    images_seen, started = 0, time.perf_counter()
+    bar = tqdm(total=args.max_train_steps, initial=progress.step, desc="training", disable=not accelerator.is_local_main_process)
+
+    def save_checkpoint():
+        folder = output_dir / f"checkpoint-{progress.step}"
+        accelerator.save_state(str(folder))
+        if accelerator.is_main_process:
+            prune_checkpoints(output_dir, args.checkpoints_total_limit)
+            if args.push_to_hub:
+                from huggingface_hub import upload_folder
+
+                hub_uploads.append(
+                    upload_folder(repo_id=args.hub_model_id, folder_path=folder, path_in_repo=folder.name, token=args.hub_token, run_as_future=True)
+                )
+
+    def run_validation():
+        nonlocal metrics
+        if accelerator.is_main_process:
+            metrics, grid = validate(unwrapped(accelerator.unwrap_model(model)), validation_rgb, accelerator.device)
+            (output_dir / "validation").mkdir(exist_ok=True)
+            grid.save(output_dir / "validation" / f"step-{progress.step:06d}.png")
+            accelerator.log({f"validation/{k}": v for k, v in metrics.items()}, step=progress.step)
+            tracker = accelerator.get_tracker("tensorboard") if args.report_to == "tensorboard" else None
+            if tracker is not None:
+                tracker.writer.add_image("validation/grid", np.asarray(grid), progress.step, dataformats="HWC")
+        accelerator.wait_for_everyone()
+
+    with StopRequest() as stop:
+        while progress.step < args.max_train_steps:
+            loader = loader_factory(progress.epoch) if loader_factory else train_loader(args, accelerator, progress.epoch)
+            for batch_index, rgb in enumerate(loader):
+                if batch_index < progress.batches_done_in_epoch:
+                    continue  # a resumed run replays this epoch's order up to where it stopped
+                if len(checksums) < 100:
+                    checksums.append(int(rgb.sum()))
+                lightness, ab = batch_to_model_space(rgb.to(accelerator.device))
+                with accelerator.accumulate(*trainables):
+                    losses = train_step(
+                        args, accelerator, objective, (model, optimizer, lr_scheduler), (discriminator, d_optimizer, d_scheduler), lightness, ab
+                    )
+                images_seen += len(rgb)
+                progress.batches_done_in_epoch = batch_index + 1
+                if not accelerator.sync_gradients:
+                    continue
+                progress.step += 1
+                losses = {name: accelerator.gather(value.detach()[None]).mean().item() for name, value in losses.items()}
+                bad = [name for name, value in losses.items() if not math.isfinite(value)]
+                if bad:
+                    raise SystemExit(
+                        f"step {progress.step}: the {', '.join(bad)} loss became {losses[bad[0]]}; stopping. "
+                        f"Last checkpoint: {latest_checkpoint(output_dir)}. Try a lower --learning_rate, "
+                        "--max_grad_norm 1, or --mixed_precision no."
+                    )
+                logs = {f"loss/{name}": value for name, value in losses.items()}
+                logs["lr"] = lr_scheduler.get_last_lr()[0]
+                accelerator.log(logs, step=progress.step)
+                bar.update(1)
+                bar.set_postfix({name: f"{value:.4f}" for name, value in losses.items()})
+                if progress.step % args.checkpointing_steps == 0:
+                    save_checkpoint()
+                if progress.step % args.validation_steps == 0:
+                    run_validation()
+                stop_now = torch.tensor(float(stop.signal_number), device=accelerator.device)
+                if accelerator.num_processes > 1:
+                    stop_now = accelerator.reduce(stop_now, reduction="max")
+                if stop_now.item():
+                    if progress.step % args.checkpointing_steps:
+                        save_checkpoint()
+                    accelerator.print(
+                        f"\nstopped by signal at step {progress.step}; checkpoint in {latest_checkpoint(output_dir)}; "
+                        "continue with --resume_from_checkpoint latest"
+                    )
+                    accelerator.end_training()
+                    raise SystemExit(128 + int(stop_now.item()))
+                if progress.step >= args.max_train_steps:
+                    break
+            else:
+                progress.epoch += 1
+                progress.batches_done_in_epoch = 0
+                continue
+            break
+    bar.close()
+    seconds = time.perf_counter() - started
+    if progress.step % args.validation_steps or not metrics:
+        run_validation()
+    summary = {
+        "step": progress.step,
+        "seconds": seconds,
+        "images_per_second": images_seen * accelerator.num_processes / max(seconds, 1e-9),
+        "validation": metrics,
+        "rank": accelerator.process_index,
+        "batch_checksums": checksums,
+        "loss": losses,
+    }
+    (output_dir / f"summary-rank{accelerator.process_index}.json").write_text(json.dumps(summary, indent=2))
+    if accelerator.is_main_process:
+        folder = save_final_model(args, model, discriminator, metrics, seconds, accelerator)
+        if args.push_to_hub:
+            from huggingface_hub import upload_folder
+
+            for upload in hub_uploads:
+                upload.result()
+            upload_folder(repo_id=args.hub_model_id, folder_path=folder, token=args.hub_token, commit_message=f"final model, step {progress.step}")
+        accelerator.print(f"saved {folder}")
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return summary
+
+
+def train_step(args, accelerator, objective, generator_parts, discriminator_parts, lightness, ab):
+    """One (micro-)batch: backward and step for each (network, optimiser, scheduler); returns the losses."""
+    model, optimizer, scheduler = generator_parts
+    discriminator, d_optimizer, d_scheduler = discriminator_parts
+    if discriminator is None:
+        loss = objective(model, lightness, ab)
+        accelerator.backward(loss)
+        _clip_and_step(args, accelerator, model, optimizer, scheduler)
+        return {"generator": loss}
+    target = target_for(unwrapped(model), lightness, ab)
+    fake = model(lightness)
+    # Discriminator first, on a detached colorization; then the generator against the updated D.
+    d_loss = objective.discriminator_loss(discriminator, lightness, fake, target)
+    accelerator.backward(d_loss)
+    _clip_and_step(args, accelerator, discriminator, d_optimizer, d_scheduler)
+    g_loss = objective.generator_loss(discriminator, lightness, fake, target)
+    accelerator.backward(g_loss)
+    _clip_and_step(args, accelerator, model, optimizer, scheduler)
+    d_optimizer.zero_grad(set_to_none=True)  # the generator's backward also reached D's weights
+    return {"generator": g_loss, "discriminator": d_loss}
+
+
+def _clip_and_step(args, accelerator, network, optimizer, scheduler):
+    if args.max_grad_norm and accelerator.sync_gradients:
+        accelerator.clip_grad_norm_(network.parameters(), args.max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+if __name__ == "__main__":
+    main()
