@@ -89,7 +89,9 @@ def main() -> None:
     for (width, height), goal in goals.items():
         command = [sys.executable, __file__, "--runs", str(args.runs), "--case", args.model, str(width), str(height)]
         result = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
-        print(f"  {result['size']:>9}: {result['median_ms']:8.1f} ms, peak RSS {result['peak_rss_mb']:7.1f} MB   (goal {goal})")
+        print(
+            f"  {result['size']:>9}: {result['median_ms']:8.1f} ms, peak RSS {result['peak_rss_mb']:7.1f} MB   (goal {goal})"
+        )
 
 
 if __name__ == "__main__":

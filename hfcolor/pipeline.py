@@ -9,7 +9,7 @@ which would shift lightness).
 from __future__ import annotations
 
 import contextlib
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -51,7 +51,7 @@ class Colorizer:
         self.dtype, self.upsampling, self.max_pixels = dtype, upsampling, max_pixels
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str, device=None, dtype=None, **kwargs) -> "Colorizer":
+    def from_pretrained(cls, name_or_path: str, device=None, dtype=None, **kwargs) -> Colorizer:
         """A folder, a shipped model name (see ``hfcolor models``) or a Hub id."""
         options = {k: kwargs.pop(k) for k in ("upsampling", "max_pixels") if k in kwargs}
         return cls(load_model(name_or_path, **kwargs), device=device, dtype=dtype, **options)

@@ -8,10 +8,13 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
-from skimage import data as skimage_data  # noqa: E402
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data as skimage_data
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +32,31 @@ def photos() -> list[Image.Image]:
 @pytest.fixture()
 def random_rgb() -> np.ndarray:
     return np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+
+
+def write_hub_dataset(root: Path, splits: dict[str, list], labels: bool = False) -> Path:
+    """A folder laid out like a Hub dataset repo: a README card and data/<split>-*.parquet.
+
+    Each split is a list of PIL images or raw bytes (raw bytes make unreadable records).
+    """
+    import datasets
+
+    (root / "data").mkdir(parents=True)
+    (root / "README.md").write_text("---\nlicense: mit\n---\n# test photos\n")
+    columns = {"image": datasets.Image(), **({"label": datasets.Value("int64")} if labels else {})}
+    for split, images in splits.items():
+        records = {"image": [{"bytes": _encoded(image), "path": None} for image in images]}
+        if labels:
+            records["label"] = list(range(len(images)))
+        datasets.Dataset.from_dict(records, features=datasets.Features(columns)).to_parquet(
+            root / "data" / f"{split}-00000-of-00001.parquet"
+        )
+    return root
+
+
+def _encoded(image: Image.Image | bytes) -> bytes:
+    if isinstance(image, bytes):
+        return image
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -38,7 +38,9 @@ def test_colorize_folder_with_a_corrupt_file(tmp_path, photos, model_folder, cap
 
 def test_all_good_files_exit_zero_and_jpeg_output(tmp_path, photo, model_folder):
     photo.save(tmp_path / "a.png")
-    code = main(["colorize", str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "-m", str(model_folder), "--format", "jpg"])
+    code = main(
+        ["colorize", str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "-m", str(model_folder), "--format", "jpg"]
+    )
     assert code == 0
     assert Image.open(tmp_path / "out" / "a.jpg").format == "JPEG"
 

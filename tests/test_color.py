@@ -8,7 +8,18 @@ from skimage import color as skcolor
 from hfcolor import color
 
 EDGE_RGB = np.array(
-    [[0, 0, 0], [1, 1, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [0, 1, 1], [1, 0, 1], [0.5, 0.5, 0.5], [0.002, 0.003, 0.001]],
+    [
+        [0, 0, 0],
+        [1, 1, 1],
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+        [1, 1, 0],
+        [0, 1, 1],
+        [1, 0, 1],
+        [0.5, 0.5, 0.5],
+        [0.002, 0.003, 0.001],
+    ],
     dtype=np.float64,
 )
 
@@ -32,7 +43,9 @@ def test_rgb_to_lab_matches_skimage(dtype, tolerance):
 @pytest.mark.parametrize("dtype, tolerance", [(torch.float64, 1e-8), (torch.float32, 1e-4)])
 def test_lab_to_rgb_matches_skimage_including_out_of_gamut(dtype, tolerance):
     rng = np.random.default_rng(2)
-    lab = np.stack([rng.uniform(0, 100, (40, 20)), rng.uniform(-128, 128, (40, 20)), rng.uniform(-128, 128, (40, 20))], -1)
+    lab = np.stack(
+        [rng.uniform(0, 100, (40, 20)), rng.uniform(-128, 128, (40, 20)), rng.uniform(-128, 128, (40, 20))], -1
+    )
     lab[0, :4] = [[0, 0, 0], [100, 0, 0], [50, 127, -127], [100, -128, 127]]  # black, white, far out of gamut
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # skimage warns about the negative Z it clips
@@ -63,6 +76,21 @@ def test_batched_and_differentiable():
     edge = torch.zeros(1, 3, 1, 2, dtype=torch.float64, requires_grad=True)
     color.lab_to_rgb(color.rgb_to_lab(edge)).sum().backward()
     assert torch.isfinite(edge.grad).all()
+
+
+def test_large_inputs_convert_in_cache_sized_pieces_with_the_same_result_and_gradients(monkeypatch):
+    rgb = torch.rand(2, 3, 24, 20, dtype=torch.float64, requires_grad=True)
+    whole_lab = color.rgb_to_lab(rgb)
+    whole_rgb = color.lab_to_rgb(color.fit_to_gamut(whole_lab * 1.3))
+    (whole_grad,) = torch.autograd.grad(whole_rgb.sum(), rgb)
+    monkeypatch.setattr(color, "_PIECE_PIXELS", 64)  # stripes of 3 rows, the last one shorter
+    pieces_lab = color.rgb_to_lab(rgb)
+    pieces_rgb = color.lab_to_rgb(color.fit_to_gamut(pieces_lab * 1.3))
+    (pieces_grad,) = torch.autograd.grad(pieces_rgb.sum(), rgb)
+    assert torch.equal(pieces_lab, whole_lab)
+    assert torch.allclose(pieces_rgb, whole_rgb, atol=1e-12)
+    assert torch.allclose(pieces_grad, whole_grad, atol=1e-10)
+    assert torch.allclose(color.rgb_to_lightness(rgb[0]), whole_lab[0, :1], atol=1e-10)
 
 
 def test_lightness_shortcut_equals_full_conversion():
@@ -112,7 +140,9 @@ def test_uniform_bins_real_range_and_soft_encoding():
     ab = torch.empty(1, 2, 4, 4).uniform_(a_low, a_high)
     soft = bins.soft_encode(ab)
     assert soft.shape == (1, 60, 4, 4)
-    assert torch.allclose(soft[:, :30].sum(1), torch.ones(1, 4, 4)) and torch.allclose(soft[:, 30:].sum(1), torch.ones(1, 4, 4))
+    assert torch.allclose(soft[:, :30].sum(1), torch.ones(1, 4, 4)) and torch.allclose(
+        soft[:, 30:].sum(1), torch.ones(1, 4, 4)
+    )
     decoded = bins.decode(torch.log(soft.clamp_min(1e-12)), how="mean")
     assert (decoded - ab).abs().max() < (a_high - a_low) / 30
 
@@ -130,8 +160,12 @@ def test_gamut_grid_is_restricted_and_decodes():
     assert torch.allclose(soft.sum(1), torch.ones(1, 16, 16, dtype=torch.float64))
     logits = torch.log(soft.clamp_min(1e-12))
     assert (bins.decode(logits, how="mean")[0] - ab).abs().max() < 6
-    assert torch.allclose(bins.decode(logits, how="annealed_mean", temperature=1.0), bins.decode(logits, how="mean"), atol=1e-6)
-    assert torch.allclose(bins.decode(logits, how="annealed_mean", temperature=1e-4), bins.decode(logits, how="mode"), atol=1e-3)
+    assert torch.allclose(
+        bins.decode(logits, how="annealed_mean", temperature=1.0), bins.decode(logits, how="mean"), atol=1e-6
+    )
+    assert torch.allclose(
+        bins.decode(logits, how="annealed_mean", temperature=1e-4), bins.decode(logits, how="mode"), atol=1e-3
+    )
     with pytest.raises(ValueError, match="unknown decoding"):
         bins.decode(logits, how="median")
 

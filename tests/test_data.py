@@ -1,34 +1,16 @@
-import io
-
 import datasets
 import pytest
 import torch
-from PIL import Image
+from conftest import write_hub_dataset
 
 from hfcolor.data import PRESETS, ColorizationStream, PhotoTransform, batch_to_model_space, center_crop, load_images
 
 
-def png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 @pytest.fixture()
 def hub_layout(tmp_path, photos):
-    """A folder laid out like a Hub dataset repo: README card + data/<split>-*.parquet, one bad record."""
-    root = tmp_path / "photos"
-    (root / "data").mkdir(parents=True)
-    (root / "README.md").write_text("---\nlicense: mit\n---\n# test photos\n")
-    features = datasets.Features({"image": datasets.Image(), "label": datasets.Value("int64")})
-    train = [{"bytes": png_bytes(p), "path": None} for p in photos] + [{"bytes": b"not an image", "path": None}]
-    datasets.Dataset.from_dict({"image": train, "label": list(range(len(train)))}, features=features).to_parquet(
-        root / "data" / "train-00000-of-00001.parquet"
-    )
-    datasets.Dataset.from_dict({"image": train[:2], "label": [0, 1]}, features=features).to_parquet(
-        root / "data" / "validation-00000-of-00001.parquet"
-    )
-    return root
+    """A Hub-layout dataset folder: train (the photos and one bad record) and validation (2 photos)."""
+    train = [*photos, b"not an image"]
+    return write_hub_dataset(tmp_path / "photos", {"train": train, "validation": train[:2]}, labels=True)
 
 
 def test_hub_layout_folder_is_map_style_by_default(hub_layout):

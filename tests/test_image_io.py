@@ -142,7 +142,9 @@ def test_zero_size_image():
 
 def test_pixel_limit_refuses_decompression_bombs(tmp_path):
     path = saved(tmp_path, Image.new("L", (4000, 3000)), "big.png")
-    with pytest.raises(ImageReadError, match=r"big\.png: the image is 4000x3000 = 12,000,000 pixels, over the limit of 1,000,000"):
+    with pytest.raises(
+        ImageReadError, match=r"big\.png: the image is 4000x3000 = 12,000,000 pixels, over the limit of 1,000,000"
+    ):
         load_image(path, max_pixels=1_000_000)
     assert load_image(path, max_pixels=None).size == (4000, 3000)
 

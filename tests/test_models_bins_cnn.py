@@ -2,14 +2,14 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import pytest
+import torch
+from torch import nn
 
-import hfcolor  # noqa: E402
-from hfcolor.color import AB_SCALE  # noqa: E402
-from hfcolor.models import create_model  # noqa: E402
-from hfcolor.models.bins_cnn import BinsCNN, BinsCNNJoint  # noqa: E402
+import hfcolor
+from hfcolor.color import AB_SCALE
+from hfcolor.models import create_model
+from hfcolor.models.bins_cnn import BinsCNN, BinsCNNJoint
 
 NARROW_NINE = [2] * 9
 
@@ -82,7 +82,7 @@ def test_joint_rebalancing_weights_have_expected_value_1_and_survive_save_and_lo
 
     centers = model.quantizer.centers
     prior = counts.double() / counts.sum()
-    smoothed = torch.exp(-torch.cdist(centers, centers) ** 2 / (2 * model.rebalance_sigma**2)) @ prior
+    smoothed = torch.exp(-(torch.cdist(centers, centers) ** 2) / (2 * model.rebalance_sigma**2)) @ prior
     smoothed = smoothed / smoothed.sum()
     assert (smoothed * weights.double()).sum().item() == pytest.approx(1.0, abs=1e-5)
     assert weights.max() > 2 * weights.min()  # rare colours now weigh more than the common greys

@@ -4,17 +4,17 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-import logging  # noqa: E402
+import logging
 
-import huggingface_hub  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from safetensors.torch import save_file  # noqa: E402
+import huggingface_hub
+import pytest
+import torch
+from safetensors.torch import save_file
 
-from hfcolor.models import create_model  # noqa: E402
-from hfcolor.models.discriminators import ConvDiscriminator, MLPDiscriminator, PatchGAN  # noqa: E402
-from hfcolor.models.resnet import ResNet18  # noqa: E402
-from hfcolor.models.resnet18_unet import PixelShuffleUpsample  # noqa: E402
+from hfcolor.models import create_model
+from hfcolor.models.discriminators import ConvDiscriminator, MLPDiscriminator, PatchGAN
+from hfcolor.models.resnet import ResNet18
+from hfcolor.models.resnet18_unet import PixelShuffleUpsample
 
 # A few torchvision ``resnet18`` state-dict keys, downsampling shortcuts and BatchNorm buffers included.
 TORCHVISION_KEYS = [

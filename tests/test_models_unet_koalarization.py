@@ -4,16 +4,16 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # the ImageNet weights must fail fast, not wait on Hub retries
 
-import json  # noqa: E402
-import logging  # noqa: E402
+import json
+import logging
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import pytest
+import torch
+from torch import nn
 
-from hfcolor.color import rgb_to_model_space  # noqa: E402
-from hfcolor.models import RECIPES, create_model, deep_koalarization, load_model  # noqa: E402
-from hfcolor.models.classic_unet import ClassicUNet  # noqa: E402
+from hfcolor.color import rgb_to_model_space
+from hfcolor.models import RECIPES, create_model, deep_koalarization, load_model
+from hfcolor.models.classic_unet import ClassicUNet
 
 
 def lightness(batch: int = 2, size: int = 32) -> torch.Tensor:

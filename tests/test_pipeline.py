@@ -138,3 +138,13 @@ def test_bfloat16_autocast_on_cpu(unet, photo):
 def test_gpu_half_precision(unet, photo):
     result = Colorizer(unet, device="cuda", dtype=torch.float16)(photo)
     assert result.size == photo.size
+
+
+def test_uncached_hub_id_fails_fast_when_the_hub_is_unreachable(tmp_path, monkeypatch):
+    from hfcolor.models import registry
+
+    monkeypatch.setattr(registry, "hub_unreachable_reason", lambda: "cannot reach huggingface.co (test)")
+    with pytest.raises(
+        CheckpointError, match=r"someone/missing: not in the local Hub cache.*cannot reach huggingface\.co"
+    ):
+        load_model("someone/missing", cache_dir=str(tmp_path))

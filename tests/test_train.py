@@ -50,7 +50,18 @@ def base_args(data, output_dir, *extra):
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
 def test_every_recipe_trains_from_its_config(config, photo_folder, tmp_path):
     # Staged recipes start from another run's output; here every stage starts from scratch.
-    args = ["--config", str(config), "--init_from", "", "--model_overrides", "{}", "--max_train_steps", "2", "--class_prior_batches", "2"]
+    args = [
+        "--config",
+        str(config),
+        "--init_from",
+        "",
+        "--model_overrides",
+        "{}",
+        "--max_train_steps",
+        "2",
+        "--class_prior_batches",
+        "2",
+    ]
     summary = train.main(args + base_args(photo_folder, tmp_path))
     assert summary["step"] == 2
     assert all(torch.isfinite(torch.tensor(v)) for v in summary["loss"].values())
@@ -73,7 +84,9 @@ def test_resume_matches_an_uninterrupted_run(photo_folder, tmp_path):
     train.main(recipe + ["--max_train_steps", "6"] + base_args(photo_folder, tmp_path / "straight"))
     train.main(recipe + ["--max_train_steps", "3"] + base_args(photo_folder, tmp_path / "resumed"))
     summary = train.main(
-        recipe + ["--max_train_steps", "6", "--resume_from_checkpoint", "latest"] + base_args(photo_folder, tmp_path / "resumed")
+        recipe
+        + ["--max_train_steps", "6", "--resume_from_checkpoint", "latest"]
+        + base_args(photo_folder, tmp_path / "resumed")
     )
     assert summary["step"] == 6
     straight = load_file(tmp_path / "straight" / "model" / "model.safetensors")
@@ -92,7 +105,9 @@ def test_overfitting_eight_images_drives_the_loss_down(photo_folder, tmp_path):
 
 
 def test_nan_loss_stops_with_a_clear_message(photo_folder, tmp_path, monkeypatch):
-    monkeypatch.setattr(train.SupervisedObjective, "__call__", lambda self, model, lightness, ab: model(lightness).sum() * float("nan"))
+    monkeypatch.setattr(
+        train.SupervisedObjective, "__call__", lambda self, model, lightness, ab: model(lightness).sum() * float("nan")
+    )
     with pytest.raises(SystemExit, match="generator loss became nan"):
         train.main(["--model", "pix2pix_unet.seed003", "--max_train_steps", "3"] + base_args(photo_folder, tmp_path))
 
@@ -100,14 +115,24 @@ def test_nan_loss_stops_with_a_clear_message(photo_folder, tmp_path, monkeypatch
 def test_offline_push_fails_before_training(photo_folder, tmp_path):
     started = time.perf_counter()
     with pytest.raises(SystemExit, match="HF_HUB_OFFLINE is set"):
-        train.main(["--model", "pix2pix_unet.seed003", "--push_to_hub", "--hub_model_id", "someone/model"] + base_args(photo_folder, tmp_path))
+        train.main(
+            ["--model", "pix2pix_unet.seed003", "--push_to_hub", "--hub_model_id", "someone/model"]
+            + base_args(photo_folder, tmp_path)
+        )
     assert time.perf_counter() - started < 10
     assert not list(tmp_path.iterdir())  # not a single step, not even a folder
 
 
 def run_script(*args, **kwargs):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, *map(str, args)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, *map(str, args)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kwargs,
+    )
 
 
 def test_sigterm_writes_a_checkpoint_then_resume_continues(photo_folder, tmp_path):
@@ -124,7 +149,11 @@ def test_sigterm_writes_a_checkpoint_then_resume_continues(photo_folder, tmp_pat
     (checkpoint,) = tmp_path.glob("checkpoint-*")
     step = int(checkpoint.name.split("-")[1])
     assert step > 0
-    summary = train.main(args[:2] + ["--max_train_steps", str(step + 1), "--resume_from_checkpoint", "latest"] + base_args(photo_folder, tmp_path))
+    summary = train.main(
+        args[:2]
+        + ["--max_train_steps", str(step + 1), "--resume_from_checkpoint", "latest"]
+        + base_args(photo_folder, tmp_path)
+    )
     assert summary["step"] == step + 1
 
 
@@ -133,7 +162,9 @@ def test_two_cpu_processes_see_different_data(photo_folder, tmp_path):
         "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
         "--mixed_precision", "no", "--dynamo_backend", "no", TRAIN,
     ]  # fmt: skip
-    process = run_script(*launch, "--model", "pix2pix_unet.seed003", "--max_train_steps", "2", *base_args(photo_folder, tmp_path))
+    process = run_script(
+        *launch, "--model", "pix2pix_unet.seed003", "--max_train_steps", "2", *base_args(photo_folder, tmp_path)
+    )
     output, _ = process.communicate(timeout=300)
     assert process.returncode == 0, output
     summaries = [json.loads((tmp_path / f"summary-rank{rank}.json").read_text()) for rank in range(2)]

@@ -20,11 +20,9 @@ import json
 import math
 import shutil
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import torch
@@ -37,6 +35,7 @@ from tqdm.auto import tqdm
 from hfcolor import create_model, load_model
 from hfcolor.color import model_space_to_rgb
 from hfcolor.data import ColorizationStream, batch_to_model_space, load_images
+from hfcolor.hub import hub_unreachable_reason
 from hfcolor.metrics import score
 from hfcolor.objectives import AdversarialObjective, DiffusionObjective, SupervisedObjective, target_for, unwrapped
 
@@ -64,7 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--discriminator_scale", type=float, default=0.5)
     p.add_argument("--class_prior_batches", type=int, default=50, help="batches counted for class rebalancing")
     # data
-    p.add_argument("--train_data", default="coco", help="preset, Hub id, Hub-layout folder, parquet glob or image folder")
+    p.add_argument(
+        "--train_data", default="coco", help="preset, Hub id, Hub-layout folder, parquet glob or image folder"
+    )
     p.add_argument("--train_split", default="train")
     p.add_argument("--validation_data", help="defaults to --train_data")
     p.add_argument("--validation_split", default="validation")
@@ -80,7 +81,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--adam_beta1", type=float, default=0.9)
     p.add_argument("--adam_beta2", type=float, default=0.999)
     p.add_argument("--weight_decay", type=float, default=0.0)
-    p.add_argument("--lr_scheduler", default="constant", help="constant, cosine, linear, ... (diffusers' get_scheduler)")
+    p.add_argument(
+        "--lr_scheduler", default="constant", help="constant, cosine, linear, ... (diffusers' get_scheduler)"
+    )
     p.add_argument("--lr_warmup_steps", type=int, default=0)
     p.add_argument("--lr_step_rules", help="piecewise_constant rules, e.g. '1:15000,0.1' (x1 until 15000, then x0.1)")
     p.add_argument("--max_grad_norm", type=float, default=0.0, help="0 disables clipping")
@@ -130,20 +133,18 @@ def _bool(text: str) -> bool:
 
 
 def check_hub_access(repo_id: str, token: str | None) -> None:
-    from huggingface_hub import HfApi, constants
+    from huggingface_hub import HfApi
 
-    if constants.HF_HUB_OFFLINE:
-        raise SystemExit("--push_to_hub: HF_HUB_OFFLINE is set, so nothing can be pushed; unset it or drop --push_to_hub")
-    host = urlparse(constants.ENDPOINT).hostname
-    try:
-        socket.create_connection((host, 443), timeout=5).close()
-    except OSError as error:
-        raise SystemExit(f"--push_to_hub: cannot reach {host} ({error}); check the network or drop --push_to_hub")
+    problem = hub_unreachable_reason()
+    if problem:
+        raise SystemExit(f"--push_to_hub: {problem}, so nothing could be pushed; fix that or drop --push_to_hub")
     api = HfApi(token=token)
     try:
         user = api.whoami()["name"]
-    except Exception as error:  # no token, or a revoked one
-        raise SystemExit(f"--push_to_hub: no valid Hugging Face token ({error}); run `hf auth login` or pass --hub_token")
+    except Exception as error:  # noqa: BLE001 - no token, or a revoked one, whatever the HTTP client raises
+        raise SystemExit(
+            f"--push_to_hub: no valid Hugging Face token ({error}); run `hf auth login` or pass --hub_token"
+        )
     api.create_repo(repo_id, exist_ok=True)
     print(f"pushing to https://huggingface.co/{repo_id} as {user}")
 
@@ -199,7 +200,9 @@ def build_models(args, accelerator):
         model = load_model(args.init_from)
         expected = args.model.split(".")[0]
         if model.family != expected:
-            raise SystemExit(f"--init_from {args.init_from} holds a {model.family!r} model, the recipe trains {expected!r}")
+            raise SystemExit(
+                f"--init_from {args.init_from} holds a {model.family!r} model, the recipe trains {expected!r}"
+            )
     else:
         model = create_model(args.model, tiny=args.tiny, **args.model_overrides)
     recorded_loss = model.config.get("loss")
@@ -298,14 +301,17 @@ def validate(model, rgb_uint8: torch.Tensor, device) -> tuple[dict, Image.Image]
     """Mean metrics on the validation batch, and a grid: gray input | colorization | truth, one row each."""
     was_training = model.training
     model.eval()
-    lightness, ab = batch_to_model_space(rgb_uint8.to(device))
+    lightness, _ = batch_to_model_space(rgb_uint8.to(device))
     predicted = model.predict_ab(lightness).float().clamp(-1, 1)
     rgb = model_space_to_rgb(lightness.float(), predicted)
     model.train(was_training)
     predictions = (rgb * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     truths = rgb_uint8.permute(0, 2, 3, 1).cpu().numpy()
     scores = [score(p, t, num_bins=(10,)) for p, t in zip(predictions, truths)]
-    metrics = {key: float(np.mean([s[key] for s in scores])) for key in ("psnr", "ssim", "ab_l1", "colorfulness", "colorfulness_true")}
+    metrics = {
+        key: float(np.mean([s[key] for s in scores]))
+        for key in ("psnr", "ssim", "ab_l1", "colorfulness", "colorfulness_true")
+    }
     grays = np.repeat(((lightness.cpu().numpy() + 1) * 127.5).round().astype(np.uint8).transpose(0, 2, 3, 1), 3, axis=3)
     rows = [np.concatenate(parts, axis=1) for parts in zip(grays, predictions, truths)]
     return metrics, Image.fromarray(np.concatenate(rows, axis=0))
@@ -320,8 +326,10 @@ def save_final_model(args, model, discriminator, metrics: dict, seconds: float, 
             "## Training",
             f"- Recipe: `{args.config or 'command line'}` ({args.objective}, loss `{args.loss}`)",
             f"- Data: `{args.train_data}` split `{args.train_split}` at {args.resolution} px",
-            f"- Steps: {args.max_train_steps} x batch {args.train_batch_size} x {accelerator.num_processes} process(es)"
-            f" x accumulation {args.gradient_accumulation_steps}",
+            (
+                f"- Steps: {args.max_train_steps} x batch {args.train_batch_size} x "
+                f"{accelerator.num_processes} process(es) x accumulation {args.gradient_accumulation_steps}"
+            ),
             f"- Hardware: {accelerator.device.type} ({accelerator.num_processes} process(es)), {seconds / 60:.1f} min",
             f"- Command: `{command}`",
             "",
@@ -370,9 +378,15 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
     accelerator.register_for_checkpointing(progress)
 
     if args.resume_from_checkpoint:
-        checkpoint = latest_checkpoint(output_dir) if args.resume_from_checkpoint == "latest" else Path(args.resume_from_checkpoint)
+        checkpoint = (
+            latest_checkpoint(output_dir)
+            if args.resume_from_checkpoint == "latest"
+            else Path(args.resume_from_checkpoint)
+        )
         if checkpoint is None or not checkpoint.is_dir():
-            raise SystemExit(f"--resume_from_checkpoint {args.resume_from_checkpoint}: no checkpoint found in {output_dir}")
+            raise SystemExit(
+                f"--resume_from_checkpoint {args.resume_from_checkpoint}: no checkpoint found in {output_dir}"
+            )
         accelerator.load_state(str(checkpoint))
         accelerator.print(f"resumed from {checkpoint} at step {progress.step}")
 
@@ -380,14 +394,21 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / "train_config.json").write_text(json.dumps(vars(args), indent=2, default=str))
         if args.report_to != "none":
-            accelerator.init_trackers("hfcolor", config={k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))})
+            accelerator.init_trackers(
+                "hfcolor", config={k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}
+            )
     validation_rgb = validation_batch(args) if accelerator.is_main_process else None
     hub_uploads = []
     metrics: dict = {}
     losses: dict = {}
     checksums: list[int] = []
-    images_seen, started = 0, time.perf_counter()
-    bar = tqdm(total=args.max_train_steps, initial=progress.step, desc="training", disable=not accelerator.is_local_main_process)
+    started, step_ends = time.perf_counter(), []
+    bar = tqdm(
+        total=args.max_train_steps,
+        initial=progress.step,
+        desc="training",
+        disable=not accelerator.is_local_main_process,
+    )
 
     def save_checkpoint():
         folder = output_dir / f"checkpoint-{progress.step}"
@@ -398,7 +419,13 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
                 from huggingface_hub import upload_folder
 
                 hub_uploads.append(
-                    upload_folder(repo_id=args.hub_model_id, folder_path=folder, path_in_repo=folder.name, token=args.hub_token, run_as_future=True)
+                    upload_folder(
+                        repo_id=args.hub_model_id,
+                        folder_path=folder,
+                        path_in_repo=folder.name,
+                        token=args.hub_token,
+                        run_as_future=True,
+                    )
                 )
 
     def run_validation():
@@ -415,7 +442,9 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
 
     with StopRequest() as stop:
         while progress.step < args.max_train_steps:
-            loader = loader_factory(progress.epoch) if loader_factory else train_loader(args, accelerator, progress.epoch)
+            loader = (
+                loader_factory(progress.epoch) if loader_factory else train_loader(args, accelerator, progress.epoch)
+            )
             for batch_index, rgb in enumerate(loader):
                 if batch_index < progress.batches_done_in_epoch:
                     continue  # a resumed run replays this epoch's order up to where it stopped
@@ -424,14 +453,21 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
                 lightness, ab = batch_to_model_space(rgb.to(accelerator.device))
                 with accelerator.accumulate(*trainables):
                     losses = train_step(
-                        args, accelerator, objective, (model, optimizer, lr_scheduler), (discriminator, d_optimizer, d_scheduler), lightness, ab
+                        args,
+                        accelerator,
+                        objective,
+                        (model, optimizer, lr_scheduler),
+                        (discriminator, d_optimizer, d_scheduler),
+                        lightness,
+                        ab,
                     )
-                images_seen += len(rgb)
                 progress.batches_done_in_epoch = batch_index + 1
                 if not accelerator.sync_gradients:
                     continue
                 progress.step += 1
-                losses = {name: accelerator.gather(value.detach()[None]).mean().item() for name, value in losses.items()}
+                losses = {
+                    name: accelerator.gather(value.detach()[None]).mean().item() for name, value in losses.items()
+                }
                 bad = [name for name, value in losses.items() if not math.isfinite(value)]
                 if bad:
                     raise SystemExit(
@@ -442,6 +478,7 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
                 logs = {f"loss/{name}": value for name, value in losses.items()}
                 logs["lr"] = lr_scheduler.get_last_lr()[0]
                 accelerator.log(logs, step=progress.step)
+                step_ends.append(time.perf_counter())
                 bar.update(1)
                 bar.set_postfix({name: f"{value:.4f}" for name, value in losses.items()})
                 if progress.step % args.checkpointing_steps == 0:
@@ -474,7 +511,16 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
     summary = {
         "step": progress.step,
         "seconds": seconds,
-        "images_per_second": images_seen * accelerator.num_processes / max(seconds, 1e-9),
+        # Throughput after the first step, which pays for warm-up and loader start.
+        "images_per_second": (
+            (len(step_ends) - 1)
+            * args.train_batch_size
+            * args.gradient_accumulation_steps
+            * accelerator.num_processes
+            / (step_ends[-1] - step_ends[0])
+            if len(step_ends) > 1
+            else float("nan")
+        ),
         "validation": metrics,
         "rank": accelerator.process_index,
         "batch_checksums": checksums,
@@ -488,7 +534,12 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
 
             for upload in hub_uploads:
                 upload.result()
-            upload_folder(repo_id=args.hub_model_id, folder_path=folder, token=args.hub_token, commit_message=f"final model, step {progress.step}")
+            upload_folder(
+                repo_id=args.hub_model_id,
+                folder_path=folder,
+                token=args.hub_token,
+                commit_message=f"final model, step {progress.step}",
+            )
         accelerator.print(f"saved {folder}")
     accelerator.wait_for_everyone()
     accelerator.end_training()

@@ -129,7 +129,9 @@ class HubModule(
         try:
             load_model(model, weights, strict=strict, device=map_location)
         except RuntimeError as error:
-            raise CheckpointError(f"{model_id}: the weights do not match {cls.__name__} with this config:\n{error}") from error
+            raise CheckpointError(
+                f"{model_id}: the weights do not match {cls.__name__} with this config:\n{error}"
+            ) from error
         return model.eval()
 
 

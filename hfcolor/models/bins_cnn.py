@@ -72,7 +72,9 @@ class SpatialFullyConnected(nn.Module):
 class Seed004CNN(nn.Module):
     """Stride-1 convolutions, each followed by ReLU, BatchNorm and optional dropout, then a head."""
 
-    def __init__(self, out_channels: int, widths: list[int], kernel_size: int, head: str, dropout: float, image_size: int):
+    def __init__(
+        self, out_channels: int, widths: list[int], kernel_size: int, head: str, dropout: float, image_size: int
+    ):
         super().__init__()
         _check_choice("head", head, HEADS)
         if kernel_size % 2 == 0:
@@ -212,7 +214,9 @@ class BinsCNNJoint(ColorizationModel):
     def set_class_weights(self, class_counts: torch.Tensor) -> torch.Tensor:
         """Rebalancing weights from the training set's class counts, stored in ``class_weights``."""
         if class_counts.shape != self.class_weights.shape:
-            raise ValueError(f"need one count per class, {tuple(self.class_weights.shape)}; got {tuple(class_counts.shape)}")
+            raise ValueError(
+                f"need one count per class, {tuple(self.class_weights.shape)}; got {tuple(class_counts.shape)}"
+            )
         weights = self.quantizer.rebalancing_weights(class_counts.cpu(), self.rebalance_mix, self.rebalance_sigma)
         return self.class_weights.copy_(weights)
 

@@ -18,7 +18,7 @@ on first use; the diffusers pipeline that wraps this model lives in :mod:`.diffu
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 

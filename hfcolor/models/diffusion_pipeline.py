@@ -10,7 +10,7 @@ any diffusers pipeline. It lives apart from :mod:`.diffusion` because it subclas
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -38,7 +38,7 @@ class DiffusionColorizationPipeline(DiffusionPipeline):
         self.register_modules(unet=unet, scheduler=scheduler)
 
     @classmethod
-    def from_colorizer(cls, model: DiffusionColorizer) -> "DiffusionColorizationPipeline":
+    def from_colorizer(cls, model: DiffusionColorizer) -> DiffusionColorizationPipeline:
         """A pipeline sharing ``model``'s UNet, sampling with DDIM on its training noise schedule."""
         return cls(unet=model.unet, scheduler=model.sampling_scheduler())
 

@@ -19,6 +19,8 @@ The last two end in fully connected layers over the whole image, so they take ``
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -84,7 +86,7 @@ class PatchGAN(Discriminator):
         super().__init__(in_channels, image_size, sigmoid)
         widths = [base_channels * min(2**i, 8) for i in range(num_layers + 1)]
         layers = _conv_block(in_channels, widths[0], 2, norm=False, activation=nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
-        for previous, width in zip(widths[:-2], widths[1:-1]):
+        for previous, width in itertools.pairwise(widths[:-1]):
             layers += _conv_block(previous, width, 2, norm=True, activation=nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
         layers += _conv_block(widths[-2], widths[-1], 1, norm=True, activation=nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
         layers.append(nn.Conv2d(widths[-1], 1, 4, 1, 1))
@@ -121,7 +123,7 @@ class MLPDiscriminator(Discriminator):
             raise ValueError(f"image_size {image_size} must be a multiple of 16 (four stride-2 convolutions)")
         widths = [in_channels, base_channels, 2 * base_channels, 4 * base_channels]
         layers: list[nn.Module] = []
-        for previous, width in zip(widths[:-1], widths[1:]):
+        for previous, width in itertools.pairwise(widths):
             layers += _conv_block(previous, width, 2, norm=True, activation=nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
         layers.append(nn.Conv2d(widths[-1], 1, 4, 2, 1))
         self.convs = nn.Sequential(*layers)
@@ -165,7 +167,7 @@ class ConvDiscriminator(Discriminator):
             raise ValueError(f"image_size {image_size} must be a multiple of 2**num_downs = {2**num_downs}")
         widths = [in_channels] + [base_channels * min(2**i, max_width_multiplier) for i in range(num_downs)]
         layers: list[nn.Module] = []
-        for index, (previous, width) in enumerate(zip(widths[:-1], widths[1:])):
+        for index, (previous, width) in enumerate(itertools.pairwise(widths)):
             layers += _conv_block(previous, width, 2, norm=index > 0, activation=nn.ReLU(inplace=True))
         grid = image_size // 2**num_downs
         self.layers = nn.Sequential(*layers, nn.Flatten(), nn.Linear(widths[-1] * grid**2, 1))

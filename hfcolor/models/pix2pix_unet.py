@@ -42,7 +42,9 @@ class Pix2PixUNet(ColorizationModel):
         for i, width in enumerate(widths):
             innermost, outermost = i == num_downs - 1, i == 0
             layers = [] if outermost else [nn.LeakyReLU(0.2)]
-            layers.append(nn.Conv2d(in_channels if outermost else widths[i - 1], width, 4, 2, 1, bias=outermost or innermost))
+            layers.append(
+                nn.Conv2d(in_channels if outermost else widths[i - 1], width, 4, 2, 1, bias=outermost or innermost)
+            )
             if not (outermost or innermost):
                 layers.append(nn.BatchNorm2d(width))
             self.encoder.append(nn.Sequential(*layers))
@@ -50,7 +52,10 @@ class Pix2PixUNet(ColorizationModel):
         for i, width in enumerate(widths):
             innermost, outermost = i == num_downs - 1, i == 0
             in_width = width if innermost else 2 * width
-            layers = [nn.ReLU(), nn.ConvTranspose2d(in_width, out_channels if outermost else widths[i - 1], 4, 2, 1, bias=outermost)]
+            layers = [
+                nn.ReLU(),
+                nn.ConvTranspose2d(in_width, out_channels if outermost else widths[i - 1], 4, 2, 1, bias=outermost),
+            ]
             if outermost:
                 layers.append(nn.Tanh())
             else:
@@ -62,7 +67,9 @@ class Pix2PixUNet(ColorizationModel):
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
         factor = 2**self.num_downs
         if lightness.shape[-1] % factor or lightness.shape[-2] % factor:
-            raise ValueError(f"{type(self).__name__} needs height and width divisible by {factor}; got {tuple(lightness.shape[-2:])}")
+            raise ValueError(
+                f"{type(self).__name__} needs height and width divisible by {factor}; got {tuple(lightness.shape[-2:])}"
+            )
         skips = []
         x = lightness
         for block in self.encoder:
@@ -76,24 +83,22 @@ class Pix2PixUNet(ColorizationModel):
 
 _TINY = {"base_channels": 4, "num_downs": 4, "image_size": 32}
 
-register(
-    "pix2pix_unet.seed003",
-    Pix2PixUNet,
-    {"base_channels": 64, "num_downs": 8, "image_size": 256},
-    "pix2pix U-Net generator at 256 px, the base cGAN of seed 003 (with a PatchGAN, L1 lambda 100)",
-    tiny=_TINY,
-)
-register(
-    "pix2pix_unet.seed000",
-    Pix2PixUNet,
-    {"base_channels": 64, "num_downs": 7, "image_size": 128},
-    "pix2pix U-Net generator at 128 px, the cGAN generator of seed 000 (2.3)",
-    tiny=_TINY,
-)
-register(
-    "pix2pix_unet.seed004",
-    Pix2PixUNet,
-    {"base_channels": 64, "num_downs": 6, "image_size": 64},
-    "pix2pix U-Net generator at 64 px, the cGAN of seed 004 (Appendix 1)",
-    tiny=_TINY,
-)
+# name: (base_channels, num_downs, image_size, description)
+_RECIPES = {
+    "pix2pix_unet.seed003": (
+        64, 8, 256, "pix2pix U-Net generator at 256 px, the base cGAN of seed 003 (with a PatchGAN, L1 lambda 100)"
+    ),
+    "pix2pix_unet.seed000": (64, 7, 128, "pix2pix U-Net generator at 128 px, the cGAN generator of seed 000 (2.3)"),
+    "pix2pix_unet.seed004": (64, 6, 64, "pix2pix U-Net generator at 64 px, the cGAN of seed 004 (Appendix 1)"),
+    "pix2pix_unet.seed004_small": (
+        32, 6, 64, "seed 004's 64 px cGAN generator at half width (a quarter of the weights): the compact one hfcolor ships"
+    ),
+}  # fmt: skip
+for _name, (_width, _downs, _size, _description) in _RECIPES.items():
+    register(
+        _name,
+        Pix2PixUNet,
+        {"base_channels": _width, "num_downs": _downs, "image_size": _size},
+        _description,
+        tiny=_TINY,
+    )

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from huggingface_hub import hf_hub_download
+from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
 
+from ..hub import hub_unreachable_reason
 from .base import CheckpointError, ColorizationModel, HubModule, read_config
 
 FAMILIES: dict[str, type[HubModule]] = {}
-RECIPES: dict[str, "Recipe"] = {}
+RECIPES: dict[str, Recipe] = {}
 
 # Weights the project ships live beside the package, one folder per recipe name.
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "pretrained"
@@ -96,9 +98,19 @@ def load_model(name_or_path: str | os.PathLike, **kwargs) -> HubModule:
         )
     if Path(source).exists() or source.count("/") != 1:
         raise CheckpointError(f"{source}: not a model folder, a registered model name or a Hub id 'user/repo'")
+    offline = hub_unreachable_reason()
+    if offline and "local_files_only" not in kwargs:
+        kwargs["local_files_only"] = True  # the Hub cache still works, and a miss fails at once, not after retries
     hub_kwargs = {k: kwargs[k] for k in ("revision", "cache_dir", "token", "local_files_only") if k in kwargs}
-    config = read_config(hf_hub_download(source, "config.json", **hub_kwargs))
-    return _family_of(config, source).from_pretrained(source, **kwargs)
+    try:
+        config = read_config(hf_hub_download(source, "config.json", **hub_kwargs))
+        return _family_of(config, source).from_pretrained(source, **kwargs)
+    except LocalEntryNotFoundError as error:
+        raise CheckpointError(
+            f"{source}: not in the local Hub cache, and the Hub cannot be used ({offline or error})"
+        ) from error
+    except RepositoryNotFoundError as error:
+        raise CheckpointError(f"{source}: no such model repository on the Hub (or it is private: log in)") from error
 
 
 def _family_of(config: dict, where) -> type[HubModule]:

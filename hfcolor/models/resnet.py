@@ -58,7 +58,11 @@ class ResNet18(nn.Module):
         previous = width
         for index, stage_width in enumerate(widths, start=1):
             stride = 1 if index == 1 else 2
-            setattr(self, f"layer{index}", nn.Sequential(BasicBlock(previous, stage_width, stride), BasicBlock(stage_width, stage_width, 1)))
+            setattr(
+                self,
+                f"layer{index}",
+                nn.Sequential(BasicBlock(previous, stage_width, stride), BasicBlock(stage_width, stage_width, 1)),
+            )
             previous = stage_width
         self.fc = nn.Linear(previous, num_classes) if num_classes else None
 
@@ -88,8 +92,12 @@ def load_imagenet_weights(network: ResNet18, repo_id: str = IMAGENET_REPO) -> bo
 
     try:
         weights = load_file(hf_hub_download(repo_id, "model.safetensors"))
-    except Exception as error:  # offline, no such repo, no permission: all mean "start from scratch"
-        logger.warning("ImageNet weights from %s unavailable (%s); ResNet-18 starts from random init", repo_id, type(error).__name__)
+    except Exception as error:  # noqa: BLE001 - offline, no such repo, no permission: all mean "start from scratch"
+        logger.warning(
+            "ImageNet weights from %s unavailable (%s); ResNet-18 starts from random init",
+            repo_id,
+            type(error).__name__,
+        )
         return False
     own = network.state_dict()
     if own["conv1.weight"].shape[1] == 1 and weights["conv1.weight"].shape[1] == 3:
@@ -97,7 +105,9 @@ def load_imagenet_weights(network: ResNet18, repo_id: str = IMAGENET_REPO) -> bo
     wanted = {key: value for key, value in weights.items() if key in own}
     mismatched = [key for key, value in wanted.items() if value.shape != own[key].shape]
     if mismatched:
-        logger.warning("ImageNet weights from %s do not fit this ResNet-18 (%s ...); keeping random init", repo_id, mismatched[0])
+        logger.warning(
+            "ImageNet weights from %s do not fit this ResNet-18 (%s ...); keeping random init", repo_id, mismatched[0]
+        )
         return False
     network.load_state_dict(wanted, strict=False)  # the classifier may be absent on our side
     logger.info("loaded ImageNet weights from %s", repo_id)

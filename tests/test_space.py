@@ -1,0 +1,258 @@
+"""The Space (space/app.py): its model store, its HTTP API through gradio_client, and a real browser.
+
+One app is launched on 127.0.0.1 for the whole module, on tiny untrained models saved here, so the
+tests need neither shipped weights nor network.
+"""
+
+import importlib.util
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+import torch
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from huggingface_hub.repocard import metadata_load
+from PIL import Image
+from playwright.sync_api import expect, sync_playwright
+from skimage import data as skimage_data
+
+from hfcolor import create_model
+from hfcolor.models import RECIPES
+from hfcolor.models.registry import SHIPPED_WEIGHTS
+
+# gradio's queue calls pandas in ways pandas 3 deprecates; nothing this project can act on.
+pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|The copy keyword)")
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD_MODELS = ["bins_cnn.l2", "diffusion.base", "pix2pix_unet.seed003"]
+BROKEN_MODEL = "pix2pix_unet.broken"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="module")
+def space():
+    spec = importlib.util.spec_from_file_location("hfcolor_space_app", ROOT / "space" / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("space_weights")
+    torch.manual_seed(0)
+    for name in GOOD_MODELS:
+        create_model(name, tiny=True).save_pretrained(folder / name)
+    create_model("pix2pix_unet.seed003", tiny=True).save_pretrained(folder / BROKEN_MODEL)
+    (folder / BROKEN_MODEL / "model.safetensors").write_bytes(b"not safetensors")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def store(space, weights):
+    return space.ModelStore.discover([*GOOD_MODELS, BROKEN_MODEL], weights_dir=weights)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def url(space, store, tmp_path_factory):
+    demo = space.build_demo(store, examples_dir=tmp_path_factory.mktemp("examples"), max_queue=8)
+    port = free_port()
+    space.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(url, tmp_path_factory):
+    return Client(url, verbose=False, analytics_enabled=False, download_files=tmp_path_factory.mktemp("downloads"))
+
+
+@pytest.fixture(scope="module")
+def colour_photo(tmp_path_factory) -> Path:
+    """scikit-image's astronaut at an odd size, so a result at the wrong size cannot pass."""
+    path = tmp_path_factory.mktemp("photos") / "astronaut.png"
+    Image.fromarray(skimage_data.astronaut()).resize((251, 167)).save(path)
+    return path
+
+
+def colorize(client, photo, models, samples=1, steps=2, seed=0):
+    """The page's outputs by name: message, gallery, metrics, status, then one slider per model."""
+    message, gallery, metrics, status, *sliders = client.predict(
+        handle_file(str(photo)), models, samples, steps, seed, api_name="/colorize"
+    )
+    return {
+        "message": message,
+        "gallery": {item["caption"]: item["image"] for item in gallery},
+        "metrics": metrics,
+        "status": status,
+        "sliders": sliders,
+    }
+
+
+# -- the model store ------------------------------------------------------------------------
+
+
+def test_store_offers_saved_models_and_names_the_missing(store):
+    assert store.names == sorted([*GOOD_MODELS, BROKEN_MODEL])
+    colorizers = {name for name, recipe in RECIPES.items() if recipe.is_colorizer}
+    assert set(store.missing) == colorizers - set(GOOD_MODELS)
+    assert "**Not found**" in store.status_markdown() and "`classic_unet.seed001`" in store.status_markdown()
+
+
+def test_store_loads_each_model_once_and_keeps_failures(space, weights):
+    store = space.ModelStore.discover(["pix2pix_unet.seed003", BROKEN_MODEL], weights_dir=weights)
+    first, source = store.get("pix2pix_unet.seed003")
+    assert store.get("pix2pix_unet.seed003")[0] is first and source == "local weights"
+    with pytest.raises(space.ModelLoadError) as failure:
+        store.get(BROKEN_MODEL)
+    with pytest.raises(space.ModelLoadError) as again:
+        store.get(BROKEN_MODEL)
+    assert again.value is failure.value
+    assert store.status(BROKEN_MODEL).startswith("failed to load")
+
+
+def test_store_falls_back_from_the_hub_to_local_weights(space, weights):
+    # conftest sets HF_HUB_OFFLINE, so the Hub attempt fails at once, as with no network.
+    store = space.ModelStore.discover(["pix2pix_unet.seed003"], weights_dir=weights, hub_org="nobody")
+    assert store.hub_ids == {"pix2pix_unet.seed003": "nobody/pix2pix_unet.seed003"}
+    assert store.get("pix2pix_unet.seed003")[1] == "local weights"
+
+
+def test_space_readme_declares_the_app_and_the_models_it_loads(space):
+    meta = metadata_load(ROOT / "space" / "README.md")
+    assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py"
+    assert meta["sdk_version"].split(".")[0] == "6"
+    shipped = sorted(p.parent.name for p in SHIPPED_WEIGHTS.glob("*/config.json"))
+    assert meta["models"] == [f"{space.DEFAULT_HUB_ORG}/{name}" for name in shipped]
+    lines = (ROOT / "space" / "requirements.txt").read_text().splitlines()
+    requirements = [line for line in lines if line.strip() and not line.startswith("#")]
+    # The Space's gradio is sdk_version's; a second one in requirements.txt would fight it.
+    assert any(line.startswith("hfcolor") for line in requirements)
+    assert not any(line.startswith("gradio") for line in requirements)
+
+
+# -- the API, as gradio_client sees it ----------------------------------------------------------
+
+
+def test_api_colorizes_with_two_models_at_the_input_size(client, colour_photo):
+    result = colorize(client, colour_photo, ["pix2pix_unet.seed003", "bins_cnn.l2"])
+    assert "2 of 2 models" in result["message"]
+    for name in ["pix2pix_unet.seed003", "bins_cnn.l2", "input, as the models see it"]:
+        with Image.open(result["gallery"][name]) as image:
+            assert image.format == "PNG" and image.size == (251, 167)
+    truth = np.asarray(Image.open(colour_photo).convert("RGB"))
+    with Image.open(result["gallery"]["ground truth (your colour photo)"]) as image:
+        assert np.array_equal(np.asarray(image), truth)  # lossless: PNG, not the default WebP
+    rows = {row[0]: row for row in result["metrics"]["value"]["data"]}
+    assert set(rows) == {"ground truth", "pix2pix_unet.seed003", "bins_cnn.l2"}
+    assert all(np.isfinite(rows["bins_cnn.l2"][1:])) and 0 < rows["bins_cnn.l2"][2] <= 1
+    visible = [slider for slider in result["sliders"] if slider["visible"]]
+    assert len(visible) == 2
+
+
+def test_api_scores_big_photos_reduced(space, client, colour_photo, monkeypatch):
+    monkeypatch.setattr(space, "SCORE_MAX_PIXELS", 251 * 167 // 4)
+    metrics = colorize(client, colour_photo, ["pix2pix_unet.seed003"])["metrics"]
+    assert metrics["label"].endswith("(scored at 125x83)")  # half the sides of 251x167
+    assert len(metrics["value"]["data"]) == 2
+
+
+def test_api_diffusion_samples_are_seeded(client, tmp_path):
+    gray = tmp_path / "coffee_gray.png"
+    Image.fromarray(skimage_data.coffee()).convert("L").resize((64, 40)).save(gray)
+    first = colorize(client, gray, ["diffusion.base"], samples=2, steps=2, seed=7)
+    again = colorize(client, gray, ["diffusion.base"], samples=1, steps=2, seed=7)
+    assert {"diffusion.base (seed 7)", "diffusion.base (seed 8)"} <= set(first["gallery"])
+    assert first["metrics"]["visible"] is False  # a gray photo has no ground truth
+    pixels = [np.asarray(Image.open(run["gallery"]["diffusion.base (seed 7)"])) for run in (first, again)]
+    assert pixels[0].shape == (40, 64, 3) and np.array_equal(*pixels)
+
+
+def test_api_reports_a_model_that_fails_to_load_and_runs_the_others(client, colour_photo):
+    result = colorize(client, colour_photo, [BROKEN_MODEL, "pix2pix_unet.seed003"])
+    assert f"`{BROKEN_MODEL}` could not be loaded" in result["message"]
+    assert "pix2pix_unet.seed003" in result["gallery"]
+    assert f"`{BROKEN_MODEL}`: failed to load" in result["status"]
+
+
+def test_api_rejects_numbers_out_of_range(client, colour_photo):
+    with pytest.raises(AppError, match="Samples must be between 1 and 4"):
+        colorize(client, colour_photo, ["diffusion.base"], samples=1000)
+
+
+def test_load_script_serves_everyone_and_survives_hostile_uploads(url):
+    """benchmarks/space_load.py, scaled down: 3 clients x 2 requests plus its 3 hostile uploads."""
+    spec = importlib.util.spec_from_file_location("space_load", ROOT / "benchmarks" / "space_load.py")
+    space_load = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(space_load)
+    report = space_load.run_load(url, clients=3, requests=2, models=["pix2pix_unet.seed003", "bins_cnn.l2"])
+    assert len(report["latencies"]) == 6 and not report["failures"]
+    assert len(report["hostile"]) == 3
+    for name, (clear, message) in report["hostile"].items():
+        assert clear, f"{name}: {message}"
+    assert report["still_answers"]
+    with pytest.raises(ValueError, match="only targets this machine"):
+        space_load.run_load("http://example.com/")
+
+
+# -- a real browser ---------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium")
+def test_browser_upload_choose_two_models_and_see_both(url, colour_photo, tmp_path):
+    # HFCOLOR_SCREENSHOT keeps the screenshot (the README's docs/space.png is made this way).
+    screenshot = Path(os.environ.get("HFCOLOR_SCREENSHOT", tmp_path / "space.png"))
+    chosen = ["bins_cnn.l2", "pix2pix_unet.seed003"]
+    elsewhere = []  # the page must work with no network: it may fetch from the app alone
+
+    def note_request(request):
+        if urlparse(request.url).hostname not in (None, "127.0.0.1"):
+            elsewhere.append(request.url)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("request", note_request)
+            page.goto(url)
+            page.locator("#photo input[type=file]").set_input_files(str(colour_photo))
+            page.locator("#photo img").first.wait_for()
+            # gradio puts a group's elem_id on two nested elements; the outer one stands for both.
+            diffusion_controls = page.locator("#diffusion-controls").first
+            expect(diffusion_controls).to_be_visible()  # diffusion.base is preselected
+            for name in [*GOOD_MODELS, BROKEN_MODEL]:
+                box = page.get_by_label(name, exact=True)
+                box.check() if name in chosen else box.uncheck()
+            expect(diffusion_controls).to_be_hidden()
+            page.locator("#colorize").click()
+            expect(page.locator("#message")).to_contain_text("2 of 2 models", timeout=30_000)
+            captions = page.locator("#results .caption-label")
+            expect(captions).to_have_count(4)  # input, ground truth, the two models
+            assert set(chosen) <= set(captions.all_inner_texts())
+            expect(page.locator("#metrics")).to_be_visible()
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+    assert screenshot.stat().st_size > 10_000
+    assert not elsewhere
