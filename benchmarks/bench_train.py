@@ -20,7 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
 
-from hfcolor.models import RECIPES
+from hfcolor import create_model
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIGS = [
@@ -93,7 +93,8 @@ def main() -> None:
 
             real = images_per_second(train, argv)
             recipe = train.parse_args(argv("unused"))
-            size = {**RECIPES[recipe.model].config, **recipe.model_overrides}["image_size"]
+            # The trainer's rule: --resolution, else the model's working size.
+            size = recipe.resolution or create_model(recipe.model, **recipe.model_overrides).input_size
             synthetic = images_per_second(train, argv, SyntheticBatches(args.batch, size, args.steps + 1))
             print(f"{name:<32} {precision:>9} {real:>11.1f} {synthetic:>16.1f} {real / synthetic:>6.2f}", flush=True)
 

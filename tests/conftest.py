@@ -60,3 +60,14 @@ def _encoded(image: Image.Image | bytes) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def photo_folder(tmp_path_factory, photos):
+    """Eight small photos in a plain image folder (datasets' imagefolder)."""
+    folder = tmp_path_factory.mktemp("photos")
+    for index in range(8):
+        photo = photos[index % len(photos)]
+        photo = photo.transpose(method=index // len(photos)) if index >= len(photos) else photo  # 8 distinct images
+        photo.resize((48, 48)).save(folder / f"{index}.png")
+    return folder

@@ -22,17 +22,6 @@ train = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(train)
 
 
-@pytest.fixture(scope="module")
-def photo_folder(tmp_path_factory, photos):
-    """Eight small photos in a plain image folder (datasets' imagefolder)."""
-    folder = tmp_path_factory.mktemp("photos")
-    for index in range(8):
-        photo = photos[index % len(photos)]
-        photo = photo.transpose(method=index // len(photos)) if index >= len(photos) else photo  # 8 distinct images
-        photo.resize((48, 48)).save(folder / f"{index}.png")
-    return folder
-
-
 def base_args(data, output_dir, *extra):
     return [
         "--tiny",
@@ -170,3 +159,12 @@ def test_two_cpu_processes_see_different_data(photo_folder, tmp_path):
     summaries = [json.loads((tmp_path / f"summary-rank{rank}.json").read_text()) for rank in range(2)]
     assert [s["rank"] for s in summaries] == [0, 1]
     assert summaries[0]["batch_checksums"] and summaries[0]["batch_checksums"] != summaries[1]["batch_checksums"]
+
+
+def test_time_limit_stops_early_and_still_exports(photo_folder, tmp_path):
+    args = ["--model", "pix2pix_unet.seed003", "--max_train_steps", "50", "--max_train_minutes", "1e-9"]
+    summary = train.main(args + base_args(photo_folder, tmp_path, "--validation_steps", "1"))
+    assert summary["step"] == 1 and summary["hardware"].endswith("-thread CPU")
+    assert (tmp_path / "model" / "model.safetensors").is_file()
+    (record,) = [json.loads(line) for line in (tmp_path / "validation" / "metrics.jsonl").read_text().splitlines()]
+    assert record["step"] == 1 and record["seconds"] > 0 and "psnr" in record

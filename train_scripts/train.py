@@ -37,6 +37,7 @@ from hfcolor.color import model_space_to_rgb
 from hfcolor.data import ColorizationStream, batch_to_model_space, load_images
 from hfcolor.hub import hub_unreachable_reason
 from hfcolor.metrics import score
+from hfcolor.models import RECIPES
 from hfcolor.objectives import AdversarialObjective, DiffusionObjective, SupervisedObjective, target_for, unwrapped
 
 OBJECTIVES = ("supervised", "adversarial", "diffusion")
@@ -76,6 +77,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # optimisation
     p.add_argument("--train_batch_size", type=int, default=16)
     p.add_argument("--max_train_steps", type=int, default=1000)
+    p.add_argument(
+        "--max_train_minutes",
+        type=float,
+        help="also stop after this many minutes of this run, exporting the model as usual",
+    )
     p.add_argument("--learning_rate", type=float, default=2e-4)
     p.add_argument("--discriminator_learning_rate", type=float, help="defaults to --learning_rate")
     p.add_argument("--adam_beta1", type=float, default=0.9)
@@ -113,6 +119,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not args.model:
         p.error("--model is required (in the config or on the command line)")
+    for option in ("model", "discriminator"):
+        name = getattr(args, option)
+        if name and name not in RECIPES:
+            p.error(f"--{option} {name}: not a registered recipe; `hfcolor models` lists them")
     if args.objective == "adversarial" and not args.discriminator:
         p.error("an adversarial recipe needs --discriminator")
     if args.objective == "adversarial" and args.gradient_accumulation_steps != 1:
@@ -317,7 +327,15 @@ def validate(model, rgb_uint8: torch.Tensor, device) -> tuple[dict, Image.Image]
     return metrics, Image.fromarray(np.concatenate(rows, axis=0))
 
 
-def save_final_model(args, model, discriminator, metrics: dict, seconds: float, accelerator) -> Path:
+def hardware(accelerator) -> str:
+    if accelerator.device.type == "cuda":
+        name = torch.cuda.get_device_name(accelerator.device)
+    else:
+        name = f"{torch.get_num_threads()}-thread CPU"
+    return f"{accelerator.num_processes} x {name}"
+
+
+def save_final_model(args, model, discriminator, metrics: dict, steps: int, seconds: float, accelerator) -> Path:
     folder = Path(args.output_dir) / "model"
     shutil.rmtree(folder, ignore_errors=True)
     command = "accelerate launch train_scripts/train.py " + " ".join(sys.argv[1:])
@@ -327,10 +345,10 @@ def save_final_model(args, model, discriminator, metrics: dict, seconds: float, 
             f"- Recipe: `{args.config or 'command line'}` ({args.objective}, loss `{args.loss}`)",
             f"- Data: `{args.train_data}` split `{args.train_split}` at {args.resolution} px",
             (
-                f"- Steps: {args.max_train_steps} x batch {args.train_batch_size} x "
+                f"- Steps: {steps} x batch {args.train_batch_size} x "
                 f"{accelerator.num_processes} process(es) x accumulation {args.gradient_accumulation_steps}"
             ),
-            f"- Hardware: {accelerator.device.type} ({accelerator.num_processes} process(es)), {seconds / 60:.1f} min",
+            f"- Hardware: {hardware(accelerator)}, {seconds / 60:.1f} min",
             f"- Command: `{command}`",
             "",
             "## Validation (last evaluation during training)",
@@ -434,14 +452,19 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
             metrics, grid = validate(unwrapped(accelerator.unwrap_model(model)), validation_rgb, accelerator.device)
             (output_dir / "validation").mkdir(exist_ok=True)
             grid.save(output_dir / "validation" / f"step-{progress.step:06d}.png")
+            # A plain record beside TensorBoard's, for validation curves over steps and time.
+            with open(output_dir / "validation" / "metrics.jsonl", "a") as record:
+                elapsed = time.perf_counter() - started
+                record.write(json.dumps({"step": progress.step, "seconds": elapsed, **metrics}) + "\n")
             accelerator.log({f"validation/{k}": v for k, v in metrics.items()}, step=progress.step)
             tracker = accelerator.get_tracker("tensorboard") if args.report_to == "tensorboard" else None
             if tracker is not None:
                 tracker.writer.add_image("validation/grid", np.asarray(grid), progress.step, dataformats="HWC")
         accelerator.wait_for_everyone()
 
+    out_of_time = False
     with StopRequest() as stop:
-        while progress.step < args.max_train_steps:
+        while progress.step < args.max_train_steps and not out_of_time:
             loader = (
                 loader_factory(progress.epoch) if loader_factory else train_loader(args, accelerator, progress.epoch)
             )
@@ -485,10 +508,15 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
                     save_checkpoint()
                 if progress.step % args.validation_steps == 0:
                     run_validation()
-                stop_now = torch.tensor(float(stop.signal_number), device=accelerator.device)
+                out_of_time = (
+                    bool(args.max_train_minutes) and time.perf_counter() - started > args.max_train_minutes * 60
+                )
+                # One reduction carries both requests, so every rank stops at the same step.
+                requests = torch.tensor([float(stop.signal_number), float(out_of_time)], device=accelerator.device)
                 if accelerator.num_processes > 1:
-                    stop_now = accelerator.reduce(stop_now, reduction="max")
-                if stop_now.item():
+                    requests = accelerator.reduce(requests, reduction="max")
+                signal_number, out_of_time = int(requests[0].item()), bool(requests[1].item())
+                if signal_number:
                     if progress.step % args.checkpointing_steps:
                         save_checkpoint()
                     accelerator.print(
@@ -496,8 +524,8 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
                         "continue with --resume_from_checkpoint latest"
                     )
                     accelerator.end_training()
-                    raise SystemExit(128 + int(stop_now.item()))
-                if progress.step >= args.max_train_steps:
+                    raise SystemExit(128 + signal_number)
+                if progress.step >= args.max_train_steps or out_of_time:
                     break
             else:
                 progress.epoch += 1
@@ -522,13 +550,14 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
             else float("nan")
         ),
         "validation": metrics,
+        "hardware": hardware(accelerator),
         "rank": accelerator.process_index,
         "batch_checksums": checksums,
         "loss": losses,
     }
     (output_dir / f"summary-rank{accelerator.process_index}.json").write_text(json.dumps(summary, indent=2))
     if accelerator.is_main_process:
-        folder = save_final_model(args, model, discriminator, metrics, seconds, accelerator)
+        folder = save_final_model(args, model, discriminator, metrics, progress.step, seconds, accelerator)
         if args.push_to_hub:
             from huggingface_hub import upload_folder
 

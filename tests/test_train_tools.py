@@ -1,0 +1,105 @@
+"""The scripts around the trainer: train_zoo (many recipes side by side) and ship_weights (into the package)."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from safetensors import safe_open
+
+from hfcolor import Colorizer, load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def script(name: str):
+    spec = importlib.util.spec_from_file_location(f"hfcolor_{name}", ROOT / "train_scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def tiny_job(**extra) -> dict:
+    return {
+        "tiny": True,
+        "train_data": "{data}",
+        "validation_split": "train",
+        "train_batch_size": 2,
+        "dataloader_num_workers": 0,
+        "num_validation_images": 2,
+        "report_to": "none",
+        "max_train_steps": 2,
+        **extra,
+    }
+
+
+def test_zoo_trains_jobs_chains_stages_and_collects_weights(photo_folder, tmp_path, capsys):
+    plan = {
+        "pix2pix_unet.seed003": tiny_job(model="pix2pix_unet.seed003", loss="l1"),
+        "pix2pix_unet.seed003_gan": tiny_job(
+            config="train_scripts/configs/seed003_cgan.yaml", init_from="pix2pix_unet.seed003", model_overrides={}
+        ),
+        "broken": tiny_job(model="no_such.model"),
+        "after_broken": tiny_job(model="pix2pix_unet.seed003", init_from="broken"),
+    }
+    (tmp_path / "zoo.yaml").write_text(yaml.safe_dump(plan))
+    out = tmp_path / "zoo"
+    code = script("train_zoo").main([str(tmp_path / "zoo.yaml"), "--data", str(photo_folder), "--out", str(out)])
+    table = capsys.readouterr().out
+    assert code == 1  # "broken" failed, and its dependent never started
+    assert "not a registered recipe" in (out / "logs" / "broken.log").read_text()
+    assert "| broken | 2 |" in table and "| after_broken | -1 | dependency failed" in table
+    assert "| pix2pix_unet.seed003 | 0 | 2 |" in table and "| pix2pix_unet.seed003_gan | 0 | 2 |" in table
+    assert sorted(p.name for p in (out / "weights").iterdir()) == ["pix2pix_unet.seed003", "pix2pix_unet.seed003_gan"]
+    # The second stage really started from the first stage's model.
+    command = (out / "logs" / "pix2pix_unet.seed003_gan.log").read_text().splitlines()[0]
+    assert f"--init_from {out / 'runs' / 'pix2pix_unet.seed003' / 'model'}" in command
+    assert "--tiny" in command.split() and "--tiny True" not in command
+    Colorizer(load_model(out / "weights" / "pix2pix_unet.seed003"))
+
+
+@pytest.fixture()
+def shipping(tmp_path, monkeypatch):
+    """ship_weights writing into a folder of the test's own, found by name like the package's."""
+    ship_weights = script("ship_weights")
+    monkeypatch.setattr(ship_weights, "SHIPPED_WEIGHTS", tmp_path / "shipped")
+    monkeypatch.setenv("HFCOLOR_WEIGHTS_DIR", str(tmp_path / "shipped"))
+    return ship_weights
+
+
+def test_ship_weights_writes_fp16_model_and_card_that_evaluation_reproduces(shipping, photo_folder, tmp_path):
+    run = tmp_path / "run"
+    train = script("train")
+    train.main(
+        ["--model", "pix2pix_unet.seed004_small", "--loss", "l1", "--max_train_steps", "1", "--resolution", "64"]
+        + ["--train_data", str(photo_folder), "--validation_split", "train", "--train_batch_size", "2"]
+        + ["--dataloader_num_workers", "0", "--num_validation_images", "2", "--report_to", "none"]
+        + ["--output_dir", str(run)]
+    )
+    code = shipping.main(
+        [str(run), "pix2pix_unet.seed004_small", "--data", str(photo_folder), "--split", "train"]
+        + ["--notes", "- Muted colours."]
+    )
+    assert code == 0
+    folder = tmp_path / "shipped" / "pix2pix_unet.seed004_small"
+    with safe_open(folder / "model.safetensors", "pt") as weights:
+        assert {str(weights.get_slice(key).get_dtype()) for key in weights} <= {"F16", "I64"}
+    Colorizer.from_pretrained("pix2pix_unet.seed004_small")  # by name, like a user
+    card = (folder / "README.md").read_text()
+    summary = json.loads((run / "summary-rank0.json").read_text())
+    assert summary["hardware"] in card and "- Muted colours." in card and "trained in fp32" in card
+    assert "| `gray` |" in card and "| `pix2pix_unet.seed004_small` |" in card and "against the gray baseline" in card
+    assert (folder / "comparison.jpg").stat().st_size > 1_000
+
+
+def test_ship_weights_refuses_a_run_of_another_recipe(shipping, photo_folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    script("train").main(
+        ["--tiny", "--model", "pix2pix_unet.seed004_small", "--max_train_steps", "1", "--train_data", str(photo_folder)]
+        + ["--validation_split", "train", "--train_batch_size", "2", "--dataloader_num_workers", "0"]
+        + ["--num_validation_images", "2", "--report_to", "none", "--output_dir", str(run)]
+    )
+    code = shipping.main([str(run), "pix2pix_unet.seed004_small", "--data", str(photo_folder), "--notes", "-"])
+    assert code == 2 and "not a model of recipe" in capsys.readouterr().err
+    assert not (tmp_path / "shipped" / "pix2pix_unet.seed004_small").exists()

@@ -1,0 +1,112 @@
+"""Ship a trained model inside the package: fp16 safetensors, config and a model card with fresh numbers.
+
+    python train_scripts/ship_weights.py RUN_DIR NAME --data ../shared/data/photos --notes "..."
+
+RUN_DIR is a trainer output folder (train_config.json, summary-rank0.json, model/). The weights go,
+in fp16, to hfcolor/pretrained/NAME, where ``from_pretrained(NAME)`` and the Space find them offline.
+The shipped copy is then loaded by name, exactly as users load it, and scored with the evaluation
+protocol on the validation split beside the gray baseline; the card gets the training record, that
+table, a comparison image and the known failure modes (``--notes``), so `hfcolor evaluate` on the
+same data reproduces the card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+from hfcolor import load_model
+from hfcolor.evaluation import GRAY, Protocol, evaluate_source
+from hfcolor.models import RECIPES
+from hfcolor.models.registry import SHIPPED_WEIGHTS
+
+# Shipped weights stay small: the package carries all of them.
+MAX_TOTAL_MIB = 60
+
+
+def training_record(run: Path) -> list[str]:
+    config = json.loads((run / "train_config.json").read_text())
+    summary = json.loads((run / "summary-rank0.json").read_text())
+    options = " ".join(f"--{key} {value}" for key, value in config.items() if value not in (None, False, {}, "", []))
+    return [
+        "## Training",
+        "",
+        f"- Recipe: `{config['config']}` ({config['objective']}, loss `{config['loss']}`), trained with hfcolor's trainer",
+        (
+            f"- Data: `{config['train_data']}` split `{config['train_split']}` at {config['resolution']} px "
+            "(random-resized crops and flips)"
+        ),
+        f"- Steps: {summary['step']} x batch {config['train_batch_size']}, learning rate {config['learning_rate']}",
+        (
+            f"- Hardware and time: {summary['hardware']}, {summary['seconds'] / 60:.0f} min, "
+            f"{summary['images_per_second']:.1f} training images/s"
+        ),
+        f"- Every option: `{options}`",
+        "- Shipped in fp16 (trained in "
+        + ("fp32" if config["mixed_precision"] == "no" else f"{config['mixed_precision']} mixed precision")
+        + ").",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path, help="trainer output folder")
+    parser.add_argument("name", help="registry name to ship it as (its recipe must match)")
+    parser.add_argument("--data", required=True, help="evaluation data source (its validation split is used)")
+    parser.add_argument("--split", default="validation")
+    parser.add_argument("--notes", required=True, help="known failure modes, Markdown")
+    args = parser.parse_args(argv)
+
+    model = load_model(args.run / "model")
+    recipe = RECIPES.get(args.name)
+    differences = {k: v for k, v in (recipe.config if recipe else {}).items() if model.config.get(k) != v}
+    if recipe is None or recipe.family.family != model.family or differences:
+        print(f"{args.run}: not a model of recipe {args.name!r} ({model.family}, {differences})", file=sys.stderr)
+        return 2
+    folder = SHIPPED_WEIGHTS / args.name
+    shutil.rmtree(folder, ignore_errors=True)
+    model.to(torch.float16).save_pretrained(folder)
+
+    evaluation = evaluate_source([args.name], args.data, args.split, protocol=Protocol(), grid_rows=4)
+    # JPEG keeps the picture a few tens of kB; the numbers go into the card.
+    evaluation.grid(tile=96).save(folder / "comparison.jpg", quality=85)
+    scores = evaluation.to_dict()["models"]
+    model_scores, gray_scores = scores[args.name]["scores"], scores[GRAY]["scores"]
+    table = evaluation.markdown().split("\n", 2)[2]  # without the "# hfcolor evaluation" title
+    details = "\n".join(
+        [
+            *training_record(args.run),
+            "",
+            "## Evaluation",
+            "",
+            f"Reproduce: `hfcolor evaluate --models {args.name} --data {args.data} --split {args.split}`",
+            "",
+            table,
+            (
+                f"PSNR {model_scores['psnr'] - gray_scores['psnr']:+.2f} dB against the gray baseline; colourfulness "
+                f"{model_scores['colorfulness'] / model_scores['colorfulness_true']:.0%} of the truth's."
+            ),
+            "",
+            "![input, this model and the truth on four validation photos](comparison.jpg)",
+            "",
+            "## Known failure modes",
+            "",
+            args.notes,
+        ]
+    )
+    (folder / "README.md").unlink()  # the mixin never overwrites a card
+    model.save_pretrained(  # the fp16 weights again, now with their card
+        folder, model_card_kwargs={"details": details, "repo_id": args.name, "model_name": args.name}
+    )
+    total = sum(f.stat().st_size for f in SHIPPED_WEIGHTS.rglob("*") if f.is_file()) / 2**20
+    print(f"shipped {args.name} in {folder}; all shipped weights: {total:.1f} MiB (limit {MAX_TOTAL_MIB})")
+    return 1 if total > MAX_TOTAL_MIB else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
