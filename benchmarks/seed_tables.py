@@ -3,7 +3,7 @@
     python benchmarks/seed_tables.py --data coco --split validation --limit 500 [--out seed_tables]
     python benchmarks/seed_tables.py --data /path/to/photos --limit 16 --untrained   # a dry run
 
-* seed 000, Table 1: GAN (pix2pix_unet.seed000) vs CNN (resnet18_gray.seed000): L1, L2, PSNR, SSIM;
+* seed 000, Table 1: GAN (pix2pix_unet.seed000, or ``--gan``) vs CNN (resnet18_gray.seed000): L1, L2, PSNR, SSIM;
 * seed 004, Table 1: Euclidean distance ||D||_F for L2 + dropout, smooth L1, L2 and cross-entropy;
 * seed 004, Table 2: bin accuracy of the 10-, 30- and 50-bin classifiers, each at its own bins.
 
@@ -36,6 +36,10 @@ SEED004_BINS = {10: "bins_cnn_classifier.ce10", 30: "bins_cnn_classifier.ce30", 
 SEED004_BINS_PUBLISHED = ("41.5", "27.8", "18.9")
 
 
+def table_models(seed000: dict[str, str] = SEED000) -> list[str]:
+    return list(dict.fromkeys([*seed000.values(), *SEED004_LOSSES.values(), *SEED004_BINS.values()]))
+
+
 def cell(evaluation, name: str, key: str, digits: int, factor: float = 1) -> str:
     if name in evaluation.failed:
         return "no weights" if "no trained weights" in evaluation.failed[name] else "failed"
@@ -48,16 +52,16 @@ def table(headings: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
-def seed_tables(evaluation) -> str:
+def seed_tables(evaluation, seed000: dict[str, str] = SEED000) -> str:
     from hfcolor.evaluation import GRAY, PROTOCOL_VERSION
 
     size = evaluation.protocol.image_size
     metrics = (("ab_l1", 2), ("ab_l2", 1), ("psnr", 2), ("ssim", 4))
     seed000 = [
-        [f"{label} `{name}`"] + [cell(evaluation, name, k, d) for k, d in metrics] for label, name in SEED000.items()
+        [f"{label} `{name}`"] + [cell(evaluation, name, k, d) for k, d in metrics] for label, name in seed000.items()
     ]
     seed000.append([f"`{GRAY}` baseline"] + [cell(evaluation, GRAY, k, d) for k, d in metrics])
-    seed000 += [[f"{label}, published", *SEED000_PUBLISHED[label]] for label in SEED000]
+    seed000 += [[f"{label}, published", *SEED000_PUBLISHED[label]] for label in SEED000_PUBLISHED]
 
     losses = list(SEED004_LOSSES.values())
     seed004_losses = [
@@ -101,6 +105,8 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=500, help="images (default 500, seed 000's test set size)")
     parser.add_argument("--size", type=int, default=256, help="evaluation size (default 256)")
     parser.add_argument("--out", default=None, help="also write results.json, results.md and grid.png here")
+    parser.add_argument("--gan", default=SEED000["GAN"], help="seed 000's GAN row: any cGAN's name or folder")
+    parser.add_argument("--cnn", default=SEED000["CNN"], help="seed 000's CNN row")
     parser.add_argument("--untrained", action="store_true", help="score freshly initialised models (a dry run)")
     parser.add_argument("--no-fid", action="store_true", help="skip FID and KID")
     args = parser.parse_args()
@@ -110,7 +116,8 @@ def main() -> int:
     from hfcolor import create_model
     from hfcolor.evaluation import Protocol, evaluate_source
 
-    names = list(dict.fromkeys([*SEED000.values(), *SEED004_LOSSES.values(), *SEED004_BINS.values()]))
+    seed000 = {"GAN": args.gan, "CNN": args.cnn}
+    names = table_models(seed000)
     if args.untrained:
         torch.manual_seed(0)
         models = [(name, create_model(name)) for name in names]
@@ -122,7 +129,7 @@ def main() -> int:
         evaluation.save(args.out)
     if args.untrained:
         print("UNTRAINED models (random weights): these numbers only show that the script runs.\n")
-    print(seed_tables(evaluation))
+    print(seed_tables(evaluation, seed000))
     return 0
 
 

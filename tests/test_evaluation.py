@@ -1,5 +1,7 @@
+import importlib.util
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,10 +19,13 @@ from hfcolor.evaluation import (
     Protocol,
     default_inception_path,
     evaluate,
+    evaluate_source,
     frechet_distance,
     kernel_inception_distance,
 )
 from hfcolor.models import ColorizationModel
+
+ROOT = Path(__file__).resolve().parents[1]
 
 FAST = Protocol(image_size=32, fid_kid=False)
 GRAYS = [Image.new("RGB", (40, 32), (v, v, v)) for v in (90, 118, 150)]
@@ -151,3 +156,20 @@ def test_bench_smoke(capsys):
     assert "| `pix2pix_unet.seed003` |" in out and "48x40 ms" in out
     patchgan = next(line for line in out.splitlines() if line.startswith("| `patchgan.seed004` |"))
     assert patchgan.endswith("| — | — |")  # a discriminator has no end-to-end colorization
+
+
+def test_seed_tables_score_what_exists_and_mark_what_does_not(tmp_path, photo_folder):
+    spec = importlib.util.spec_from_file_location("seed_tables", ROOT / "benchmarks" / "seed_tables.py")
+    seed_tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(seed_tables)
+    create_model("pix2pix_unet.seed003", tiny=True).save_pretrained(tmp_path / "gan")
+    seed000 = {"GAN": str(tmp_path / "gan"), "CNN": "no_such_cnn"}
+    evaluation = evaluate_source(seed_tables.table_models(seed000), str(photo_folder), protocol=FAST)
+    tables = seed_tables.seed_tables(evaluation, seed000)
+    gan_row = next(line for line in tables.splitlines() if line.startswith(f"| GAN `{tmp_path / 'gan'}`"))
+    psnr = float(gan_row.split("|")[4])
+    assert psnr == pytest.approx(evaluation.results[str(tmp_path / "gan")].mean()["psnr"], abs=0.01)
+    assert "| CNN `no_such_cnn` | failed |" in tables
+    assert "| GAN, published | 4846186 | 31749 | 29.10 | 0.88 |" in tables
+    assert "| ‖D‖F per image, ours (32 px) | no weights | no weights | no weights | no weights |" in tables
+    assert "4 images" in tables and "41.5" in tables  # the data line and Table 2's published row

@@ -221,7 +221,7 @@ def test_load_script_serves_everyone_and_survives_hostile_uploads(url):
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium")
 def test_browser_upload_choose_two_models_and_see_both(url, colour_photo, tmp_path):
-    # HFCOLOR_SCREENSHOT keeps the screenshot (the README's docs/space.png is made this way).
+    # HFCOLOR_SCREENSHOT keeps the screenshot (the README's is made by benchmarks/space_screenshot.py).
     screenshot = Path(os.environ.get("HFCOLOR_SCREENSHOT", tmp_path / "space.png"))
     chosen = ["bins_cnn.l2", "pix2pix_unet.seed003"]
     elsewhere = []  # the page must work with no network: it may fetch from the app alone

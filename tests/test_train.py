@@ -71,13 +71,14 @@ def test_resume_matches_an_uninterrupted_run(photo_folder, tmp_path):
     """Six steps in one go == three steps, then resume to six (crossing an epoch boundary of 4 batches)."""
     recipe = ["--config", str(ROOT / "train_scripts/configs/seed003_cgan.yaml"), "--checkpointing_steps", "3"]
     train.main(recipe + ["--max_train_steps", "6"] + base_args(photo_folder, tmp_path / "straight"))
-    train.main(recipe + ["--max_train_steps", "3"] + base_args(photo_folder, tmp_path / "resumed"))
+    first_leg = train.main(recipe + ["--max_train_steps", "3"] + base_args(photo_folder, tmp_path / "resumed"))
     summary = train.main(
         recipe
         + ["--max_train_steps", "6", "--resume_from_checkpoint", "latest"]
         + base_args(photo_folder, tmp_path / "resumed")
     )
     assert summary["step"] == 6
+    assert summary["seconds"] > first_leg["seconds"]  # the training time of both runs
     straight = load_file(tmp_path / "straight" / "model" / "model.safetensors")
     resumed = load_file(tmp_path / "resumed" / "model" / "model.safetensors")
     assert straight.keys() == resumed.keys()

@@ -84,7 +84,7 @@ def test_ship_weights_writes_fp16_model_and_card_that_evaluation_reproduces(ship
     assert code == 0
     folder = tmp_path / "shipped" / "pix2pix_unet.seed004_small"
     with safe_open(folder / "model.safetensors", "pt") as weights:
-        assert {str(weights.get_slice(key).get_dtype()) for key in weights} <= {"F16", "I64"}
+        assert {str(weights.get_slice(key).get_dtype()) for key in weights.keys()} <= {"F16", "I64"}  # noqa: SIM118 (safe_open is not iterable)
     Colorizer.from_pretrained("pix2pix_unet.seed004_small")  # by name, like a user
     card = (folder / "README.md").read_text()
     summary = json.loads((run / "summary-rank0.json").read_text())

@@ -167,6 +167,7 @@ class TrainingProgress:
 
     def __init__(self):
         self.step, self.epoch, self.batches_done_in_epoch = 0, 0, 0
+        self.seconds = 0.0  # training time of the runs before this one, so a resumed run reports the total
 
     def state_dict(self) -> dict:
         return dict(vars(self))
@@ -421,6 +422,11 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
     losses: dict = {}
     checksums: list[int] = []
     started, step_ends = time.perf_counter(), []
+    earlier_seconds = progress.seconds
+
+    def training_seconds() -> float:
+        return earlier_seconds + time.perf_counter() - started
+
     bar = tqdm(
         total=args.max_train_steps,
         initial=progress.step,
@@ -430,6 +436,7 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
 
     def save_checkpoint():
         folder = output_dir / f"checkpoint-{progress.step}"
+        progress.seconds = training_seconds()
         accelerator.save_state(str(folder))
         if accelerator.is_main_process:
             prune_checkpoints(output_dir, args.checkpoints_total_limit)
@@ -454,8 +461,7 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
             grid.save(output_dir / "validation" / f"step-{progress.step:06d}.png")
             # A plain record beside TensorBoard's, for validation curves over steps and time.
             with open(output_dir / "validation" / "metrics.jsonl", "a") as record:
-                elapsed = time.perf_counter() - started
-                record.write(json.dumps({"step": progress.step, "seconds": elapsed, **metrics}) + "\n")
+                record.write(json.dumps({"step": progress.step, "seconds": training_seconds(), **metrics}) + "\n")
             accelerator.log({f"validation/{k}": v for k, v in metrics.items()}, step=progress.step)
             tracker = accelerator.get_tracker("tensorboard") if args.report_to == "tensorboard" else None
             if tracker is not None:
@@ -533,7 +539,7 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
                 continue
             break
     bar.close()
-    seconds = time.perf_counter() - started
+    seconds = training_seconds()
     if progress.step % args.validation_steps or not metrics:
         run_validation()
     summary = {

@@ -49,6 +49,7 @@ it takes the lightness (L\\*) of a photo and predicts its colour (a\\*b\\*).
 
 ```python
 from hfcolor import Colorizer
+
 colorizer = Colorizer.from_pretrained("{{ repo_id | default("path/to/this/folder", true) }}")
 colorizer("old_photo.jpg").save("colorized.png")
 ```

@@ -194,11 +194,10 @@ register(
     "conditional DDPM on a*b* given L* at 64 px (diffusers UNet2DModel, cosine schedule), sampled with 25 DDIM steps",
     tiny=_TINY,
 )
-# Half the widths (a quarter of the weights): small enough to ship inside the package.
 register(
     "diffusion.small",
     DiffusionColorizer,
     {**_BASE, "block_out_channels": [32, 64, 128], "attention_head_dim": 16, "norm_num_groups": 16},
-    "diffusion.base at half width (4M parameters), the shipped diffusion colorizer",
+    "diffusion.base at half width (4M parameters), small enough to ship inside the package",
     tiny=_TINY,
 )
