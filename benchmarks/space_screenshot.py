@@ -17,8 +17,9 @@ from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 from skimage import data as skimage_data
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
+# Debian's chromium, headless and off the network; the Space's browser test launches it the same way.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 ]  # fmt: skip
@@ -33,7 +34,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
         photo = Path(folder) / "coffee.png"
         Image.fromarray(skimage_data.coffee()).save(photo)
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(args.url)

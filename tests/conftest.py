@@ -8,6 +8,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+import importlib.util
 import io
 from pathlib import Path
 
@@ -71,3 +72,15 @@ def photo_folder(tmp_path_factory, photos):
         photo = photo.transpose(method=index // len(photos)) if index >= len(photos) else photo  # 8 distinct images
         photo.resize((48, 48)).save(folder / f"{index}.png")
     return folder
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(relative_path: str):
+    """A project script (train_scripts/, benchmarks/, space/) as a module: they are not in the package."""
+    path = ROOT / relative_path
+    spec = importlib.util.spec_from_file_location(f"hfcolor_script_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,7 +1,7 @@
 import datasets
 import pytest
 import torch
-from conftest import write_hub_dataset
+from conftest import load_script, write_hub_dataset
 
 from hfcolor.data import PRESETS, ColorizationStream, PhotoTransform, batch_to_model_space, center_crop, load_images
 
@@ -88,13 +88,7 @@ def test_presets_name_real_hub_datasets():
 
 
 def test_push_dataset_builds_an_ncd_style_hub_folder(tmp_path, photos):
-    import importlib.util
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "train_scripts" / "push_dataset.py"
-    spec = importlib.util.spec_from_file_location("push_dataset", script)
-    push_dataset = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(push_dataset)
+    push_dataset = load_script("train_scripts/push_dataset.py")
     for name, image in zip(["apple", "apple", "lemon"], photos):
         (tmp_path / "ncd" / name).mkdir(parents=True, exist_ok=True)
         image.save(tmp_path / "ncd" / name / f"{len(list((tmp_path / 'ncd' / name).iterdir()))}.jpg")

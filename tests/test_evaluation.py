@@ -1,12 +1,10 @@
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import write_hub_dataset
+from conftest import load_script, write_hub_dataset
 from PIL import Image
 from scipy import linalg
 from skimage import color as skcolor
@@ -24,8 +22,6 @@ from hfcolor.evaluation import (
     kernel_inception_distance,
 )
 from hfcolor.models import ColorizationModel
-
-ROOT = Path(__file__).resolve().parents[1]
 
 FAST = Protocol(image_size=32, fid_kid=False)
 GRAYS = [Image.new("RGB", (40, 32), (v, v, v)) for v in (90, 118, 150)]
@@ -159,9 +155,7 @@ def test_bench_smoke(capsys):
 
 
 def test_seed_tables_score_what_exists_and_mark_what_does_not(tmp_path, photo_folder):
-    spec = importlib.util.spec_from_file_location("seed_tables", ROOT / "benchmarks" / "seed_tables.py")
-    seed_tables = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(seed_tables)
+    seed_tables = load_script("benchmarks/seed_tables.py")
     create_model("pix2pix_unet.seed003", tiny=True).save_pretrained(tmp_path / "gan")
     seed000 = {"GAN": str(tmp_path / "gan"), "CNN": "no_such_cnn"}
     evaluation = evaluate_source(seed_tables.table_models(seed000), str(photo_folder), protocol=FAST)

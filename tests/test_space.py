@@ -4,7 +4,6 @@ One app is launched on 127.0.0.1 for the whole module, on tiny untrained models 
 tests need neither shipped weights nor network.
 """
 
-import importlib.util
 import os
 import socket
 from pathlib import Path
@@ -13,6 +12,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 import torch
+from conftest import load_script
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from huggingface_hub.repocard import metadata_load
@@ -30,26 +30,15 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|The cop
 ROOT = Path(__file__).resolve().parent.parent
 GOOD_MODELS = ["bins_cnn.l2", "diffusion.base", "pix2pix_unet.seed003"]
 BROKEN_MODEL = "pix2pix_unet.broken"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
+
+# The README's screenshot script and this test launch chromium alike.
+_screenshot = load_script("benchmarks/space_screenshot.py")
+CHROMIUM, CHROMIUM_FLAGS = _screenshot.CHROMIUM, _screenshot.CHROMIUM_FLAGS
 
 
 @pytest.fixture(scope="module")
 def space():
-    spec = importlib.util.spec_from_file_location("hfcolor_space_app", ROOT / "space" / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("space/app.py")
 
 
 @pytest.fixture(scope="module")
@@ -203,9 +192,7 @@ def test_api_rejects_numbers_out_of_range(client, colour_photo):
 
 def test_load_script_serves_everyone_and_survives_hostile_uploads(url):
     """benchmarks/space_load.py, scaled down: 3 clients x 2 requests plus its 3 hostile uploads."""
-    spec = importlib.util.spec_from_file_location("space_load", ROOT / "benchmarks" / "space_load.py")
-    space_load = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(space_load)
+    space_load = load_script("benchmarks/space_load.py")
     report = space_load.run_load(url, clients=3, requests=2, models=["pix2pix_unet.seed003", "bins_cnn.l2"])
     assert len(report["latencies"]) == 6 and not report["failures"]
     assert len(report["hostile"]) == 3

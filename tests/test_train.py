@@ -1,6 +1,5 @@
 """Trainer tests in the style of diffusers' example tests: tiny models, a dataset the test makes, a few steps."""
 
-import importlib.util
 import json
 import os
 import signal
@@ -11,15 +10,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import load_script
 from safetensors.torch import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "train_scripts" / "configs").glob("*.yaml"))
 TRAIN = ROOT / "train_scripts" / "train.py"
 
-spec = importlib.util.spec_from_file_location("hfcolor_train", TRAIN)
-train = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(train)
+train = load_script("train_scripts/train.py")
 
 
 def base_args(data, output_dir, *extra):

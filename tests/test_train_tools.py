@@ -1,23 +1,13 @@
 """The scripts around the trainer: train_zoo (many recipes side by side) and ship_weights (into the package)."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import yaml
+from conftest import load_script
 from safetensors import safe_open
 
 from hfcolor import Colorizer, load_model
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def script(name: str):
-    spec = importlib.util.spec_from_file_location(f"hfcolor_{name}", ROOT / "train_scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def tiny_job(**extra) -> dict:
@@ -45,7 +35,9 @@ def test_zoo_trains_jobs_chains_stages_and_collects_weights(photo_folder, tmp_pa
     }
     (tmp_path / "zoo.yaml").write_text(yaml.safe_dump(plan))
     out = tmp_path / "zoo"
-    code = script("train_zoo").main([str(tmp_path / "zoo.yaml"), "--data", str(photo_folder), "--out", str(out)])
+    code = load_script("train_scripts/train_zoo.py").main(
+        [str(tmp_path / "zoo.yaml"), "--data", str(photo_folder), "--out", str(out)]
+    )
     table = capsys.readouterr().out
     assert code == 1  # "broken" failed, and its dependent never started
     assert "not a registered recipe" in (out / "logs" / "broken.log").read_text()
@@ -62,7 +54,7 @@ def test_zoo_trains_jobs_chains_stages_and_collects_weights(photo_folder, tmp_pa
 @pytest.fixture()
 def shipping(tmp_path, monkeypatch):
     """ship_weights writing into a folder of the test's own, found by name like the package's."""
-    ship_weights = script("ship_weights")
+    ship_weights = load_script("train_scripts/ship_weights.py")
     monkeypatch.setattr(ship_weights, "SHIPPED_WEIGHTS", tmp_path / "shipped")
     monkeypatch.setenv("HFCOLOR_WEIGHTS_DIR", str(tmp_path / "shipped"))
     return ship_weights
@@ -70,7 +62,7 @@ def shipping(tmp_path, monkeypatch):
 
 def test_ship_weights_writes_fp16_model_and_card_that_evaluation_reproduces(shipping, photo_folder, tmp_path):
     run = tmp_path / "run"
-    train = script("train")
+    train = load_script("train_scripts/train.py")
     train.main(
         ["--model", "pix2pix_unet.seed004_small", "--loss", "l1", "--max_train_steps", "1", "--resolution", "64"]
         + ["--train_data", str(photo_folder), "--validation_split", "train", "--train_batch_size", "2"]
@@ -95,7 +87,7 @@ def test_ship_weights_writes_fp16_model_and_card_that_evaluation_reproduces(ship
 
 def test_ship_weights_refuses_a_run_of_another_recipe(shipping, photo_folder, tmp_path, capsys):
     run = tmp_path / "run"
-    script("train").main(
+    load_script("train_scripts/train.py").main(
         ["--tiny", "--model", "pix2pix_unet.seed004_small", "--max_train_steps", "1", "--train_data", str(photo_folder)]
         + ["--validation_split", "train", "--train_batch_size", "2", "--dataloader_num_workers", "0"]
         + ["--num_validation_images", "2", "--report_to", "none", "--output_dir", str(run)]

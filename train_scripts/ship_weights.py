@@ -99,10 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             args.notes,
         ]
     )
-    (folder / "README.md").unlink()  # the mixin never overwrites a card
-    model.save_pretrained(  # the fp16 weights again, now with their card
-        folder, model_card_kwargs={"details": details, "repo_id": args.name, "model_name": args.name}
-    )
+    # save_pretrained never overwrites a card: the first one, written before these numbers, is replaced here.
+    model.generate_model_card(details=details, repo_id=args.name, model_name=args.name).save(folder / "README.md")
     total = sum(f.stat().st_size for f in SHIPPED_WEIGHTS.rglob("*") if f.is_file()) / 2**20
     print(f"shipped {args.name} in {folder}; all shipped weights: {total:.1f} MiB (limit {MAX_TOTAL_MIB})")
     return 1 if total > MAX_TOTAL_MIB else 0

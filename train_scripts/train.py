@@ -468,9 +468,8 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
                 tracker.writer.add_image("validation/grid", np.asarray(grid), progress.step, dataformats="HWC")
         accelerator.wait_for_everyone()
 
-    out_of_time = False
     with StopRequest() as stop:
-        while progress.step < args.max_train_steps and not out_of_time:
+        while progress.step < args.max_train_steps:
             loader = (
                 loader_factory(progress.epoch) if loader_factory else train_loader(args, accelerator, progress.epoch)
             )

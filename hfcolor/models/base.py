@@ -97,15 +97,21 @@ class HubModule(
 
     def save_pretrained(self, save_directory, *, config: dict | None = None, **kwargs):
         config = {**(config or self.config), "family": self.family}
-        kwargs.setdefault("model_card_kwargs", {})
         kwargs["model_card_kwargs"] = {
+            "model_name": Path(str(save_directory)).name,
+            **kwargs.get("model_card_kwargs", {}),
+        }
+        return super().save_pretrained(save_directory, config=config, **kwargs)
+
+    def generate_model_card(self, *args, **kwargs):
+        """The mixin's card, with what every hfcolor card states about its model."""
+        kwargs = {
             "family": self.family,
             "predicts": getattr(self, "predicts", "real/fake scores (a discriminator)"),
             "image_size": self.input_size,
-            "model_name": Path(str(save_directory)).name,
-            **kwargs["model_card_kwargs"],
+            **kwargs,
         }
-        return super().save_pretrained(save_directory, config=config, **kwargs)
+        return super().generate_model_card(*args, **kwargs)
 
     @classmethod
     def _from_pretrained(
