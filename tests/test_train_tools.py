@@ -1,6 +1,7 @@
 """The scripts around the trainer: train_zoo (many recipes side by side) and ship_weights (into the package)."""
 
 import json
+import shutil
 
 import pytest
 import yaml
@@ -8,6 +9,8 @@ from conftest import load_script
 from safetensors import safe_open
 
 from hfcolor import Colorizer, load_model
+from hfcolor.data import load_images
+from hfcolor.image_io import load_image
 
 
 def tiny_job(**extra) -> dict:
@@ -32,6 +35,7 @@ def test_zoo_trains_jobs_chains_stages_and_collects_weights(photo_folder, tmp_pa
         ),
         "broken": tiny_job(model="no_such.model"),
         "after_broken": tiny_job(model="pix2pix_unet.seed003", init_from="broken"),
+        "x-shared": {"model": "no_such.model"},  # options for YAML anchors, not a job
     }
     (tmp_path / "zoo.yaml").write_text(yaml.safe_dump(plan))
     out = tmp_path / "zoo"
@@ -44,6 +48,7 @@ def test_zoo_trains_jobs_chains_stages_and_collects_weights(photo_folder, tmp_pa
     assert "| broken | 2 |" in table and "| after_broken | -1 | dependency failed" in table
     assert "| pix2pix_unet.seed003 | 0 | 2 |" in table and "| pix2pix_unet.seed003_gan | 0 | 2 |" in table
     assert sorted(p.name for p in (out / "weights").iterdir()) == ["pix2pix_unet.seed003", "pix2pix_unet.seed003_gan"]
+    assert "x-shared" not in table and not (out / "logs" / "x-shared.log").exists()
     # The second stage really started from the first stage's model.
     command = (out / "logs" / "pix2pix_unet.seed003_gan.log").read_text().splitlines()[0]
     assert f"--init_from {out / 'runs' / 'pix2pix_unet.seed003' / 'model'}" in command
@@ -71,7 +76,7 @@ def test_ship_weights_writes_fp16_model_and_card_that_evaluation_reproduces(ship
     )
     code = shipping.main(
         [str(run), "pix2pix_unet.seed004_small", "--data", str(photo_folder), "--split", "train"]
-        + ["--notes", "- Muted colours."]
+        + ["--notes", "- Muted colours.", "--before", "a CPU run of the same recipe."]
     )
     assert code == 0
     folder = tmp_path / "shipped" / "pix2pix_unet.seed004_small"
@@ -81,6 +86,7 @@ def test_ship_weights_writes_fp16_model_and_card_that_evaluation_reproduces(ship
     card = (folder / "README.md").read_text()
     summary = json.loads((run / "summary-rank0.json").read_text())
     assert summary["hardware"] in card and "- Muted colours." in card and "trained in fp32" in card
+    assert "- Before this run: a CPU run of the same recipe." in card
     assert "| `gray` |" in card and "| `pix2pix_unet.seed004_small` |" in card and "against the gray baseline" in card
     assert (folder / "comparison.jpg").stat().st_size > 1_000
 
@@ -95,3 +101,20 @@ def test_ship_weights_refuses_a_run_of_another_recipe(shipping, photo_folder, tm
     code = shipping.main([str(run), "pix2pix_unet.seed004_small", "--data", str(photo_folder), "--notes", "-"])
     assert code == 2 and "not a model of recipe" in capsys.readouterr().err
     assert not (tmp_path / "shipped" / "pix2pix_unet.seed004_small").exists()
+
+
+def test_shrink_dataset_downscales_train_and_leaves_out_unreadable_images(photo_folder, tmp_path, capsys):
+    source = tmp_path / "source"
+    shutil.copytree(photo_folder, source)
+    (source / "8.png").write_bytes(b"not a png")
+    out = tmp_path / "small"
+    assert (
+        load_script("train_scripts/shrink_dataset.py").main(
+            [str(source), str(out), "--splits", "train", "--side", "24"]
+        )
+        == 0
+    )
+    assert "left out" in capsys.readouterr().err
+    images = load_images(str(out), "train")
+    assert len(images) == 8
+    assert all(min(load_image(record["bytes"]).size) == 24 for record in images["image"])

@@ -29,13 +29,14 @@ from hfcolor.models.registry import SHIPPED_WEIGHTS
 MAX_TOTAL_MIB = 60
 
 
-def training_record(run: Path) -> list[str]:
+def training_record(run: Path, before: str | None = None) -> list[str]:
     config = json.loads((run / "train_config.json").read_text())
     summary = json.loads((run / "summary-rank0.json").read_text())
     options = " ".join(f"--{key} {value}" for key, value in config.items() if value not in (None, False, {}, "", []))
     return [
         "## Training",
         "",
+        *([f"- Before this run: {before}"] if before else []),
         f"- Recipe: `{config['config']}` ({config['objective']}, loss `{config['loss']}`), trained with hfcolor's trainer",
         (
             f"- Data: `{config['train_data']}` split `{config['train_split']}` at {config['resolution']} px "
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="evaluation data source (its validation split is used)")
     parser.add_argument("--split", default="validation")
     parser.add_argument("--notes", required=True, help="known failure modes, Markdown")
+    parser.add_argument("--before", help="Markdown: what the run started from (staged or continued training)")
     args = parser.parse_args(argv)
 
     model = load_model(args.run / "model")
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     table = evaluation.markdown().split("\n", 2)[2]  # without the "# hfcolor evaluation" title
     details = "\n".join(
         [
-            *training_record(args.run),
+            *training_record(args.run, args.before),
             "",
             "## Evaluation",
             "",

@@ -6,7 +6,8 @@
 The plan maps a job name to trainer options (``config`` and any ``--key`` of train.py). Each job runs
 train.py in its own process; its model lands in OUT/weights/NAME, so a job named after a registry
 recipe loads by that name through ``HFCOLOR_WEIGHTS_DIR``. A job whose ``init_from`` names another
-job starts when that one has finished and begins from its model (staged recipes).
+job starts when that one has finished and begins from its model (staged recipes). Top-level keys
+starting with ``x-`` are not jobs: they hold options that jobs share through YAML anchors.
 
 Why side by side: the seeds' networks are small, so one of them leaves a large GPU mostly idle while
 its data loader works; several at once keep it busy. ``--minutes`` caps each job's training time
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads per job")
     args = parser.parse_args(argv)
 
-    plan = yaml.safe_load(args.plan.read_text())
+    plan = {name: job for name, job in yaml.safe_load(args.plan.read_text()).items() if not name.startswith("x-")}
     names = args.jobs or list(plan)
     unknown = [name for name in names if name not in plan]
     if unknown:
