@@ -1,5 +1,6 @@
 """The scripts around the trainer: train_zoo (many recipes side by side) and ship_weights (into the package)."""
 
+import argparse
 import json
 import shutil
 
@@ -8,7 +9,7 @@ import yaml
 from conftest import load_script
 from safetensors import safe_open
 
-from hfcolor import Colorizer, load_model
+from hfcolor import Colorizer, create_model, load_model
 from hfcolor.data import load_images
 from hfcolor.image_io import load_image
 
@@ -54,6 +55,22 @@ def test_zoo_trains_jobs_chains_stages_and_collects_weights(photo_folder, tmp_pa
     assert f"--init_from {out / 'runs' / 'pix2pix_unet.seed003' / 'model'}" in command
     assert "--tiny" in command.split() and "--tiny True" not in command
     Colorizer(load_model(out / "weights" / "pix2pix_unet.seed003"))
+
+
+ZOO = load_script("train_scripts/train_zoo.py")
+ZOO_PLAN = ZOO.load_plan(ZOO.ROOT / "train_scripts" / "zoo.yaml")
+
+
+@pytest.mark.parametrize("name", sorted(ZOO_PLAN))
+def test_zoo_plan_job_is_a_valid_trainer_command(name, tmp_path):
+    """The plan a GPU lease runs: every job must parse before the lease, not fail minutes into it."""
+    settings = argparse.Namespace(minutes=5.5, data="DATA")
+    command = ZOO.trainer_command(ZOO_PLAN[name], tmp_path, name, ZOO_PLAN, settings)
+    args = load_script("train_scripts/train.py").parse_args(command[2:])  # exits on an unknown option or recipe
+    assert args.train_data.startswith("DATA/")
+    init_from = ZOO_PLAN[name].get("init_from")
+    assert not init_from or init_from in ZOO_PLAN or (ZOO.ROOT / init_from / "config.json").is_file()
+    create_model(args.model, tiny=True, **args.model_overrides)  # the overrides are real config keys
 
 
 @pytest.fixture()

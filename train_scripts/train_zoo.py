@@ -27,7 +27,13 @@ from pathlib import Path
 
 import yaml
 
-TRAIN = Path(__file__).resolve().parent / "train.py"
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN = ROOT / "train_scripts" / "train.py"
+
+
+def load_plan(path: Path) -> dict[str, dict]:
+    """Job name -> trainer options; ``x-`` keys only hold options shared through YAML anchors."""
+    return {name: job for name, job in yaml.safe_load(path.read_text()).items() if not name.startswith("x-")}
 
 
 def trainer_command(job: dict, runs: Path, name: str, plan: dict, args) -> list[str]:
@@ -57,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads per job")
     args = parser.parse_args(argv)
 
-    plan = {name: job for name, job in yaml.safe_load(args.plan.read_text()).items() if not name.startswith("x-")}
+    plan = load_plan(args.plan)
     names = args.jobs or list(plan)
     unknown = [name for name in names if name not in plan]
     if unknown:
