@@ -19,18 +19,31 @@ from pathlib import Path
 
 from PIL import Image
 
-from hfcolor.data import load_images
-from hfcolor.image_io import ImageReadError, load_image
+from hfcolor.data import _open_record, load_images
+from hfcolor.image_io import DEFAULT_MAX_PIXELS, ImageReadError
 
 
-def shrink(record: dict, side: int, quality: int) -> dict:
-    image = load_image(record["bytes"] or record["path"])
+def shrink(image: Image.Image, side: int, quality: int, path: str | None) -> dict:
     scale = side / min(image.size)
     if scale < 1:
         image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=quality)
-    return {"bytes": buffer.getvalue(), "path": record["path"]}
+    return {"bytes": buffer.getvalue(), "path": path}
+
+
+def readable_copies(batch: dict, indices: list[int], split: str, settings, problems: list[str]) -> dict:
+    """Each image decoded once: unreadable ones dropped (a batched map may return fewer rows)."""
+    kept = []
+    for record, index in zip(batch["image"], indices):
+        try:
+            image = _open_record(record, record["path"] or f"{split} record {index}", DEFAULT_MAX_PIXELS)
+        except ImageReadError as error:
+            problems.append(str(error))
+            continue
+        copy = shrink(image, settings.side, settings.quality, record["path"]) if split in settings.shrink else record
+        kept.append(copy)
+    return {"image": kept}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,21 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quality", type=int, default=85, help="JPEG quality of the downscaled photos")
     args = parser.parse_args(argv)
 
-    problems = []
-
-    def readable(record: dict) -> bool:
-        try:
-            load_image(record["image"]["bytes"] or record["image"]["path"])
-            return True
-        except ImageReadError as error:
-            problems.append(str(error))
-            return False
-
+    problems: list[str] = []
     (args.out / "data").mkdir(parents=True, exist_ok=True)
     for split in args.splits:
-        images = load_images(args.source, split, streaming=False).filter(readable)
-        if split in args.shrink:
-            images = images.map(lambda record: {"image": shrink(record["image"], args.side, args.quality)})
+        images = load_images(args.source, split, streaming=False)
+        # Never from datasets' cache: the problems are collected while the function runs.
+        images = images.map(
+            readable_copies,
+            batched=True,
+            with_indices=True,
+            load_from_cache_file=False,
+            fn_kwargs={"split": split, "settings": args, "problems": problems},
+        )
         images.to_parquet(str(args.out / "data" / f"{split}-00000-of-00001.parquet"))
         print(f"{split}: {len(images)} photos")
     for problem in problems:
