@@ -116,3 +116,10 @@ register(
     "seed 001's U-Net (64 -> 1024 channels) predicting a*b* instead of RGB, at 256 px",
     tiny=_TINY,
 )
+register(
+    "classic_unet.seed001_small",
+    ClassicUNet,
+    {"base_channels": 16, "depth": 4, "image_size": 64, "predicts": "rgb"},
+    "seed 001's U-Net at quarter width (16 -> 256 channels, 2M parameters) and 64 px, RGB out: the compact one hfcolor ships",
+    tiny=_TINY,
+)

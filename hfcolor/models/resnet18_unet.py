@@ -148,3 +148,10 @@ register(
     "pretrain the encoder with imagenet_init=True, then the whole net with L1, then train as a cGAN",
     tiny={"width": 8, "image_size": 32},
 )
+register(
+    "resnet18_unet.seed003_small",
+    ResNet18UNet,
+    {"width": 16, "image_size": 64},
+    "seed 003's ResNet-18 U-Net at quarter width (2M parameters) and 64 px: the compact one hfcolor ships",
+    tiny={"width": 8, "image_size": 32},
+)
