@@ -140,18 +140,20 @@ class ResNet18UNet(ColorizationModel):
         return torch.tanh(self.head(self.refine(x)))
 
 
+_TINY = {"width": 8, "image_size": 32}
+
 register(
     "resnet18_unet.seed003",
     ResNet18UNet,
     {"width": 64, "image_size": 256},
     "fastai-style U-Net on a ResNet-18 encoder at 256 px, seed 003's improved cGAN generator (3.4); "
     "pretrain the encoder with imagenet_init=True, then the whole net with L1, then train as a cGAN",
-    tiny={"width": 8, "image_size": 32},
+    tiny=_TINY,
 )
 register(
     "resnet18_unet.seed003_small",
     ResNet18UNet,
     {"width": 16, "image_size": 64},
     "seed 003's ResNet-18 U-Net at quarter width (2M parameters) and 64 px: the compact one hfcolor ships",
-    tiny={"width": 8, "image_size": 32},
+    tiny=_TINY,
 )
