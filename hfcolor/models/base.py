@@ -176,6 +176,8 @@ class ColorizationModel(HubModule):
     """A colorizer: normalised L* (B, 1, H, W) in, what ``predicts`` names out."""
 
     predicts: ClassVar[str] = "ab"
+    # Whether ``forward(lightness, embedding=...)`` takes a precomputed global embedding of each photo.
+    takes_embedding: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

