@@ -31,7 +31,7 @@ paper differ or the report is vague, we chose as follows:
   photo at the model's input size, upsampled to its 299 px. ``embedding_width``, ``embedding_size``,
   ``imagenet_init`` and ``freeze_embedding`` concern the ResNet-18 only.
 * Precomputed embeddings: like the paper, training can read each photo's embedding from the data
-  (``train_scripts/embed_dataset.py`` adds it) instead of running the classifier on every batch.
+  (``train_scripts/shrink_dataset.py --embed_for`` adds it) instead of running the classifier on every batch.
 
 The classifier's weights are part of the state dict, so a saved model reloads exactly. With
 ``imagenet_init`` the ImageNet weights are loaded at construction; with ``freeze_embedding`` they
