@@ -8,6 +8,7 @@ import pytest
 import torch
 import yaml
 from conftest import load_script, needs_inception
+from PIL import Image
 from safetensors import safe_open
 
 from hfcolor import Colorizer, create_model, load_model
@@ -156,3 +157,40 @@ def test_shrink_dataset_adds_the_embedding_the_pipeline_would_compute(photo_fold
     with pytest.raises(SystemExit):
         shrink.main([str(photo_folder), str(tmp_path / "no"), "--embed_for", "pix2pix_unet.seed003"])
     assert "no frozen classifier" in capsys.readouterr().err
+
+
+def _fake_run(folder, records, seconds=None):
+    (folder / "validation").mkdir(parents=True)
+    lines = (json.dumps({"ssim": 0.9, "ab_l1": 10.0, "colorfulness_true": 40.0, **r}) for r in records)
+    (folder / "validation" / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    if seconds is not None:
+        (folder / "summary-rank0.json").write_text(json.dumps({"step": 2, "seconds": seconds}))
+    return folder
+
+
+def test_plot_curves_chains_stages_on_one_clock_and_draws_them(tmp_path, capsys):
+    curves = load_script("train_scripts/plot_curves.py")
+    pretrain = _fake_run(
+        tmp_path / "l1",
+        [
+            {"step": 1, "seconds": 30, "psnr": 23.0, "colorfulness": 10},
+            {"step": 2, "seconds": 60, "psnr": 24.0, "colorfulness": 12},
+        ],
+        seconds=66,
+    )
+    gan = _fake_run(tmp_path / "gan", [{"step": 1, "seconds": 54, "psnr": 22.0, "colorfulness": 30}])
+    curve = curves.load_curve("staged", [pretrain, gan])
+    # The second stage's clock starts where the first one's summary says it ended (66 s), not at 0.
+    assert curve.minutes == [0.5, 1.0, 2.0] and curve.stage_starts == [1.1]
+    assert curve.psnr == [23.0, 24.0, 22.0] and curve.truth_colorfulness == 40.0
+    out = tmp_path / "curves.png"
+    assert curves.main(["--run", f"staged={pretrain},{gan}", "--run", f"a=b={gan}", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "staged: 3 points over 2.0 min, last PSNR 22.00 dB" in printed and "a=b: 1 points" in printed
+    with Image.open(out) as picture:
+        assert picture.format == "PNG" and picture.width > 600
+    assert curves.main(["--run", f"missing={tmp_path / 'nowhere'}", "--out", str(tmp_path / "x.png")]) == 2
+    assert "nowhere: no validation/metrics.jsonl" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        curves.main(["--run", str(gan), "--out", str(out)])
+    assert "expected LABEL=RUN_DIR" in capsys.readouterr().err
