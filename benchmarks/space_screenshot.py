@@ -4,7 +4,8 @@
     python benchmarks/space_screenshot.py --out docs/space.jpg
 
 Uploads scikit-image's colour "coffee" photo (so the page shows the truth and its metrics table),
-keeps the preselected models (every shipped one), presses Colorize and saves the whole page.
+keeps the preselected model (the flagship) or, with ``--all-models``, ticks every offered model,
+presses Colorize and saves the whole page.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:7860/")
     parser.add_argument("--out", type=Path, default=Path("docs/space.jpg"))
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for the colorizations")
+    parser.add_argument("--all-models", action="store_true", help="tick every model, not only the preselected one")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
         photo = Path(folder) / "coffee.png"
@@ -40,6 +42,10 @@ def main() -> None:
             page.goto(args.url)
             page.locator("#photo input[type=file]").set_input_files(str(photo))
             page.locator("#photo img").first.wait_for()
+            if args.all_models:
+                boxes = page.locator("#models input[type=checkbox]")
+                for index in range(boxes.count()):
+                    boxes.nth(index).check()
             page.locator("#colorize").click()
             expect(page.locator("#metrics")).to_be_visible(timeout=args.timeout * 1000)
             args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,13 @@
 """hfcolor: automatic photo colorization on the Hugging Face stack."""
 
 from .image_io import ImageReadError, load_image, save_image
-from .models import CheckpointError, ColorizationModel, create_model, load_model
+from .models import DEFAULT_MODEL, CheckpointError, ColorizationModel, create_model, load_model
 from .pipeline import Colorizer, colorize
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_MODEL",
     "CheckpointError",
     "ColorizationModel",
     "Colorizer",

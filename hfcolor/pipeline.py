@@ -18,7 +18,8 @@ from tqdm.auto import tqdm
 
 from .color import AB_SCALE, fit_to_gamut, lab_to_rgb, normalize_lightness
 from .image_io import DEFAULT_MAX_PIXELS, ImageSource, image_lightness, load_image
-from .models import ColorizationModel, load_model
+from .models import DEFAULT_MODEL, ColorizationModel, load_model
+from .models.base import check_options
 
 UPSAMPLING = ("bilinear", "bicubic")
 # Merging at full resolution runs in horizontal stripes so a 4000x3000 photo stays well under 1 GB.
@@ -28,8 +29,12 @@ _STRIPE_ROWS = 512
 class Colorizer:
     """Colorize photos with any hfcolor model.
 
-    >>> colorizer = Colorizer.from_pretrained("pix2pix_unet.seed003")
+    >>> colorizer = Colorizer.from_pretrained("inception_colorizer.base")
     >>> colorizer("grandma.jpg").save("grandma_colour.png")
+
+    ``vividness`` (0-1, for models that offer it, such as the default ``inception_colorizer.base``)
+    moves the colours from the most accurate guess (0) to the most colourful one (1); ``None`` keeps
+    the model's own default.
     """
 
     def __init__(
@@ -39,6 +44,7 @@ class Colorizer:
         dtype: torch.dtype | None = None,
         upsampling: str = "bicubic",
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        vividness: float | None = None,
     ):
         if upsampling not in UPSAMPLING:
             raise ValueError(f"upsampling must be one of {UPSAMPLING}, not {upsampling!r}")
@@ -47,13 +53,15 @@ class Colorizer:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         if dtype is torch.float16 and self.device.type == "cpu":
             raise ValueError("float16 needs a GPU; use bfloat16 or float32 on the CPU")
+        self.options = {} if vividness is None else {"vividness": vividness}
+        check_options(model, self.options)
         self.model = model.to(self.device).eval()
         self.dtype, self.upsampling, self.max_pixels = dtype, upsampling, max_pixels
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, device=None, dtype=None, **kwargs) -> Colorizer:
         """A folder, a shipped model name (see ``hfcolor models``) or a Hub id."""
-        options = {k: kwargs.pop(k) for k in ("upsampling", "max_pixels") if k in kwargs}
+        options = {k: kwargs.pop(k) for k in ("upsampling", "max_pixels", "vividness") if k in kwargs}
         return cls(load_model(name_or_path, **kwargs), device=device, dtype=dtype, **options)
 
     def __call__(
@@ -81,7 +89,7 @@ class Colorizer:
         """Colorize already-loaded RGB PIL images as one batch."""
         lightness = [image_lightness(image) for image in images]
         with self._autocast():
-            ab = self.model.predict_ab(model_input(lightness, self.model.input_size).to(self.device))
+            ab = self.model.predict_ab(model_input(lightness, self.model.input_size).to(self.device), **self.options)
         ab = ab.float().cpu()
         return [merge(lum, chroma, self.upsampling) for lum, chroma in zip(lightness, ab)]
 
@@ -123,6 +131,6 @@ def _resize_rows(ab: torch.Tensor, height: int, width: int, top: int, rows: int,
     return F.grid_sample(ab, grid, mode=mode, padding_mode="border", align_corners=False)
 
 
-def colorize(images, model: str = "pix2pix_unet.seed003", **kwargs):
-    """Shortcut: ``hfcolor.colorize("photo.jpg", model="...")``."""
-    return Colorizer.from_pretrained(model)(images, **kwargs)
+def colorize(images, model: str = DEFAULT_MODEL, vividness: float | None = None, **kwargs):
+    """Shortcut: ``hfcolor.colorize("photo.jpg")``, with the flagship unless ``model`` names another."""
+    return Colorizer.from_pretrained(model, vividness=vividness)(images, **kwargs)

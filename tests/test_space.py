@@ -128,6 +128,15 @@ def test_store_falls_back_from_the_hub_to_local_weights(space, weights):
     assert store.get("pix2pix_unet.seed003")[1] == "local weights"
 
 
+def test_a_colour_photo_too_small_for_ssim_is_still_scored(client, tmp_path):
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(skimage_data.astronaut()).resize((5, 4)).save(tiny)
+    result = colorize(client, tiny, ["bins_cnn.l2"])
+    assert "1 of 1 models" in result["message"] and "SSIM is n/a" in result["message"]
+    rows = result["metrics"]["value"]["data"]
+    assert [row[2] for row in rows if row[0] == "bins_cnn.l2"] == ["n/a"]
+
+
 def test_space_readme_declares_the_app_and_the_models_it_loads(space):
     meta = metadata_load(ROOT / "space" / "README.md")
     assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py"

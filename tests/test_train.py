@@ -112,6 +112,34 @@ def test_offline_push_fails_before_training(photo_folder, tmp_path):
     assert not list(tmp_path.iterdir())  # not a single step, not even a folder
 
 
+def test_a_hub_token_is_used_but_never_written(photo_folder, tmp_path, capsys):
+    """Nothing a run writes (config, card, TensorBoard, checkpoints, logs) holds a token from the command line."""
+    token = "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42"
+    train.main(
+        ["--model", "resnet18_gray.seed000", "--max_train_steps", "2", "--checkpointing_steps", "1"]
+        + base_args(photo_folder, tmp_path / "run")
+        + ["--report_to", "tensorboard", "--hub_token", token]
+    )
+    written = [path for path in (tmp_path / "run").rglob("*") if path.is_file()]
+    assert any(path.name == "README.md" for path in written) and any("events" in path.name for path in written)
+    assert [path for path in written if token.encode() in path.read_bytes()] == []
+    out, err = capsys.readouterr()
+    assert token not in out + err
+    card = (tmp_path / "run" / "model" / "README.md").read_text()
+    assert "--hub_token ***" in card
+
+
+def test_secrets_are_redacted_in_every_spelling_and_refused_in_recipes(tmp_path):
+    argv = ["--hub_token", "hf_a", "--hub_token=hf_b", "--model", "x"]
+    assert train.redacted(argv) == ["--hub_token", "***", "--hub_token=***", "--model", "x"]
+    with pytest.raises(SystemExit):  # no abbreviations: `--hub_tok` would escape the redaction
+        train.parse_args(["--model", "resnet18_gray.seed000", "--hub_tok", "hf_c"])
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("model: resnet18_gray.seed000\nhub_token: hf_d\n")
+    with pytest.raises(SystemExit):
+        train.parse_args(["--config", str(recipe)])
+
+
 def run_script(*args, **kwargs):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
@@ -144,6 +172,59 @@ def test_sigterm_writes_a_checkpoint_then_resume_continues(photo_folder, tmp_pat
         + base_args(photo_folder, tmp_path)
     )
     assert summary["step"] == step + 1
+
+
+def test_sigterm_to_the_process_group_with_loader_workers_still_checkpoints(photo_folder, tmp_path):
+    """What timeout, systemd, Slurm and Kubernetes send: every process of the group gets SIGTERM at once."""
+    args = ["--model", "resnet18_gray.seed000", "--max_train_steps", "100000", "--checkpointing_steps", "100000"]
+    extra = ["--dataloader_num_workers", "1"]
+    process = run_script(TRAIN, *args, *base_args(photo_folder, tmp_path, *extra), start_new_session=True)
+    deadline = time.time() + 120
+    while not (tmp_path / "train_config.json").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(4)  # past the first steps, so the loader's worker is running
+    os.killpg(process.pid, signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, output
+    assert "stopped by signal" in output and list(tmp_path.glob("checkpoint-*"))
+
+
+def test_resume_passes_over_a_damaged_checkpoint_and_stray_folders(photo_folder, tmp_path, capsys):
+    args = ["--model", "resnet18_gray.seed000", "--checkpointing_steps", "1", *base_args(photo_folder, tmp_path)]
+    train.main([*args, "--max_train_steps", "2"])
+    (tmp_path / "checkpoint-old").mkdir()
+    (tmp_path / "checkpoint-16-backup").mkdir()
+    (weights,) = (tmp_path / "checkpoint-2").glob("*.safetensors")
+    weights.write_bytes(weights.read_bytes()[:100])  # truncated, as by a full disk
+    with pytest.raises(SystemExit, match=r"checkpoint-2 cannot be loaded .*it holds .*safetensors"):
+        train.main([*args, "--max_train_steps", "3", "--resume_from_checkpoint", str(tmp_path / "checkpoint-2")])
+    capsys.readouterr()
+    summary = train.main([*args, "--max_train_steps", "3", "--resume_from_checkpoint", "latest"])
+    assert summary["step"] == 3
+    out = capsys.readouterr().out
+    assert "checkpoint-2 cannot be loaded" in out and "resuming from" in out and "resumed from" in out
+    assert "checkpoint-1 at step 1" in out
+    assert (tmp_path / "checkpoint-old").is_dir() and (tmp_path / "checkpoint-16-backup").is_dir()  # not pruned
+    assert [p.name for p in train.checkpoints(tmp_path)] == ["checkpoint-1", "checkpoint-2", "checkpoint-3"]
+
+
+def test_data_that_cannot_form_a_batch_stops_in_seconds_saying_why(photos, tmp_path):
+    corrupt, few = tmp_path / "corrupt", tmp_path / "few"
+    corrupt.mkdir()
+    few.mkdir()
+    for index in range(30):
+        (corrupt / f"{index}.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    for index, photo in enumerate(photos[:3]):
+        photo.save(few / f"{index}.png")
+    command = ["--model", "resnet18_gray.seed000", "--max_train_steps", "5"]
+    started = time.perf_counter()
+    with pytest.raises(SystemExit, match=r"holds 3 readable image\(s\) and 0 unreadable .* needs 4 per process"):
+        train.main(command + base_args(few, tmp_path / "run1", "--train_batch_size", "4"))
+    with pytest.raises(SystemExit, match=r"no readable validation images .*30 unreadable"):
+        train.main(command + base_args(corrupt, tmp_path / "run2"))
+    with pytest.raises(SystemExit, match=r"holds 0 readable image\(s\) and 30 unreadable"):
+        train.main(command + base_args(corrupt, tmp_path / "run3", "--validation_data", str(few)))
+    assert time.perf_counter() - started < 60
 
 
 def test_two_cpu_processes_see_different_data(photo_folder, tmp_path):

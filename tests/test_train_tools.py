@@ -70,7 +70,7 @@ def test_zoo_plan_job_is_a_valid_trainer_command(name, tmp_path):
     settings = argparse.Namespace(minutes=5.5, data="DATA")
     command = ZOO.trainer_command(ZOO_PLAN[name], tmp_path, name, ZOO_PLAN, settings)
     args = load_script("train_scripts/train.py").parse_args(command[2:])  # exits on an unknown option or recipe
-    assert args.train_data.startswith("DATA/")
+    assert args.train_data and all(source.startswith("DATA/") for source in args.train_data)
     init_from = ZOO_PLAN[name].get("init_from")
     assert not init_from or init_from in ZOO_PLAN or (ZOO.ROOT / init_from / "config.json").is_file()
     create_model(args.model, tiny=True, **args.model_overrides)  # the overrides are real config keys

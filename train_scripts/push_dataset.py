@@ -16,8 +16,7 @@ from pathlib import Path
 
 import datasets
 
-from hfcolor.cli import IMAGE_SUFFIXES
-from hfcolor.image_io import ImageReadError, load_image
+from hfcolor.image_io import IMAGE_SUFFIXES, ImageReadError, load_image
 
 
 def collect(root: Path) -> tuple[list[str], list[str], list[str]]:

@@ -32,14 +32,20 @@ MAX_TOTAL_MIB = 60
 def training_record(run: Path, before: str | None = None) -> list[str]:
     config = json.loads((run / "train_config.json").read_text())
     summary = json.loads((run / "summary-rank0.json").read_text())
-    options = " ".join(f"--{key} {value}" for key, value in config.items() if value not in (None, False, {}, "", []))
+    options = " ".join(
+        f"--{key} {' '.join(map(str, value)) if isinstance(value, list) else value}"
+        for key, value in config.items()
+        if value not in (None, False, {}, "", [])
+    )
+    sources = config["train_data"] if isinstance(config["train_data"], list) else [config["train_data"]]
     return [
         "## Training",
         "",
         *([f"- Before this run: {before}"] if before else []),
         f"- Recipe: `{config['config']}` ({config['objective']}, loss `{config['loss']}`), trained with hfcolor's trainer",
         (
-            f"- Data: `{config['train_data']}` split `{config['train_split']}` at {config['resolution']} px "
+            f"- Data: {', '.join(f'`{source}`' for source in sources)} split `{config['train_split']}` "
+            f"at {config['resolution']} px "
             "(random-resized crops and flips)"
         ),
         f"- Steps: {summary['step']} x batch {config['train_batch_size']}, learning rate {config['learning_rate']}",
@@ -62,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="validation")
     parser.add_argument("--notes", required=True, help="known failure modes, Markdown")
     parser.add_argument("--before", help="Markdown: what the run started from (staged or continued training)")
+    parser.add_argument(
+        "--vividness", nargs="+", type=float, default=(), help="score a model that offers it at each of these settings"
+    )
     args = parser.parse_args(argv)
 
     model = load_model(args.run / "model")
@@ -74,25 +83,31 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(folder, ignore_errors=True)
     model.to(torch.float16).save_pretrained(folder)
 
-    evaluation = evaluate_source([args.name], args.data, args.split, protocol=Protocol(), grid_rows=4)
+    evaluation = evaluate_source(
+        [args.name], args.data, args.split, protocol=Protocol(), grid_rows=4, vividness=args.vividness
+    )
     # JPEG keeps the picture a few tens of kB; the numbers go into the card.
     evaluation.grid(tile=96).save(folder / "comparison.jpg", quality=85)
     scores = evaluation.to_dict()["models"]
-    model_scores, gray_scores = scores[args.name]["scores"], scores[GRAY]["scores"]
+    gray_scores = scores.pop(GRAY)["scores"]
     table = evaluation.markdown().split("\n", 2)[2]  # without the "# hfcolor evaluation" title
+    summaries = [
+        f"- `{row}`: PSNR {row_scores['scores']['psnr'] - gray_scores['psnr']:+.2f} dB against the gray baseline; "
+        f"colourfulness {row_scores['scores']['colorfulness'] / row_scores['scores']['colorfulness_true']:.0%} "
+        "of the truth's."
+        for row, row_scores in scores.items()
+    ]
+    settings = " --vividness " + " ".join(f"{v:g}" for v in args.vividness) if args.vividness else ""
     details = "\n".join(
         [
             *training_record(args.run, args.before),
             "",
             "## Evaluation",
             "",
-            f"Reproduce: `hfcolor evaluate --models {args.name} --data {args.data} --split {args.split}`",
+            f"Reproduce: `hfcolor evaluate --models {args.name} --data {args.data} --split {args.split}{settings}`",
             "",
             table,
-            (
-                f"PSNR {model_scores['psnr'] - gray_scores['psnr']:+.2f} dB against the gray baseline; colourfulness "
-                f"{model_scores['colorfulness'] / model_scores['colorfulness_true']:.0%} of the truth's."
-            ),
+            *summaries,
             "",
             "![input, this model and the truth on four validation photos](comparison.jpg)",
             "",

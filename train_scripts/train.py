@@ -16,8 +16,11 @@ states are pickles. The final model is exported with ``save_pretrained`` into ``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import math
+import re
 import shutil
 import signal
 import sys
@@ -34,17 +37,23 @@ from tqdm.auto import tqdm
 
 from hfcolor import create_model, load_model
 from hfcolor.color import model_space_to_rgb
-from hfcolor.data import ColorizationStream, batch_to_model_space, load_images
+from hfcolor.data import ColorizationStream, batch_to_model_space, ignore_stop_signals, load_images
 from hfcolor.hub import hub_unreachable_reason
 from hfcolor.metrics import score
 from hfcolor.models import RECIPES
 from hfcolor.objectives import AdversarialObjective, DiffusionObjective, SupervisedObjective, target_for, unwrapped
 
 OBJECTIVES = ("supervised", "adversarial", "diffusion")
+CHECKPOINT = re.compile(r"checkpoint-\d+")
+# Options whose values are secrets: used, never written (train_config.json, cards, TensorBoard, logs).
+SECRET_OPTIONS = ("hub_token",)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # No abbreviations: every option is spelled out, so a secret's value is always found to redact it.
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     p.add_argument("--config", help="YAML recipe; its keys are defaults for the options below")
     # what to train
     p.add_argument("--model", help="registry recipe of the colorizer, e.g. pix2pix_unet.seed003")
@@ -52,12 +61,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tiny", action="store_true", help="the recipe's tiny config (smoke tests)")
     p.add_argument("--init_from", help="start from a trained model folder or Hub id (staged recipes)")
     p.add_argument("--objective", choices=OBJECTIVES, default="supervised")
-    p.add_argument("--loss", default="l2", help="l1, l2, smooth_l1, cross_entropy, rebalanced_cross_entropy")
+    p.add_argument(
+        "--loss",
+        default="l2",
+        help="l1, l2, smooth_l1, cross_entropy, rebalanced_cross_entropy, or a two-headed model's "
+        "REGRESSION+CLASSIFICATION (e.g. l2+rebalanced_cross_entropy)",
+    )
     p.add_argument("--smooth_l1_beta", type=float, default=1.0)
     p.add_argument("--discriminator", help="registry recipe of the discriminator (adversarial)")
     p.add_argument("--discriminator_overrides", type=json.loads, default={})
     p.add_argument("--adversarial_loss", choices=("bce", "eps_log"), default="bce")
-    p.add_argument("--reconstruction_weight", type=float, default=100.0, help="lambda of the L1/L2 term")
+    p.add_argument(
+        "--reconstruction_weight",
+        type=float,
+        default=100.0,
+        help="lambda of the L1/L2 term beside an adversarial or a classification term",
+    )
     p.add_argument("--real_label", type=float, default=1.0)
     p.add_argument("--fake_label", type=float, default=0.0)
     p.add_argument("--eps", type=float, default=1e-2, help="seed 001's log buffer (eps_log)")
@@ -65,7 +84,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--class_prior_batches", type=int, default=50, help="batches counted for class rebalancing")
     # data
     p.add_argument(
-        "--train_data", default="coco", help="preset, Hub id, Hub-layout folder, parquet glob or image folder"
+        "--train_data",
+        nargs="+",
+        default=["coco"],
+        help="preset, Hub id, Hub-layout folder, parquet glob or image folder; several are concatenated",
     )
     p.add_argument("--train_split", default="train")
     p.add_argument("--validation_data", help="defaults to --train_data")
@@ -107,7 +129,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--report_to", default="tensorboard", help="tensorboard, or none")
     p.add_argument("--push_to_hub", action="store_true")
     p.add_argument("--hub_model_id", help="ORG/NAME to push checkpoints and the final model to")
-    p.add_argument("--hub_token")
+    p.add_argument(
+        "--hub_token",
+        help="better: the HF_TOKEN environment variable or `hf auth login`; never written to any file or log",
+    )
 
     known, _ = p.parse_known_args(argv)
     if known.config:
@@ -115,6 +140,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         unknown = sorted(set(recipe) - set(vars(known)))
         if unknown:
             p.error(f"{known.config}: unknown keys {unknown}")
+        if set(SECRET_OPTIONS) & set(recipe):
+            p.error(f"{known.config}: keep secrets ({', '.join(SECRET_OPTIONS)}) out of recipe files; use HF_TOKEN")
         p.set_defaults(**recipe)
     args = p.parse_args(argv)
     if not args.model:
@@ -129,13 +156,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("adversarial recipes update D and G in turn every batch: use --gradient_accumulation_steps 1")
     if args.push_to_hub and not args.hub_model_id:
         p.error("--push_to_hub needs --hub_model_id ORG/NAME")
-    args.validation_data = args.validation_data or args.train_data
+
+    if isinstance(args.train_data, str):  # a YAML recipe may give one source as a plain string
+        args.train_data = [args.train_data]
+    args.validation_data = args.validation_data or args.train_data[0]
     args.discriminator_learning_rate = args.discriminator_learning_rate or args.learning_rate
     return args
 
 
 def _bool(text: str) -> bool:
     return text.lower() in ("1", "true", "yes")
+
+
+def recordable(args: argparse.Namespace) -> dict:
+    """The options as configs, cards and trackers record them: secrets left out."""
+    return {key: value for key, value in vars(args).items() if key not in SECRET_OPTIONS}
+
+
+def redacted(argv: list[str]) -> list[str]:
+    """The command line with the value of every secret option replaced by ``***``."""
+    words, hide_next = [], False
+    for word in argv:
+        name, equals, _ = word.partition("=")
+        secret = name.startswith("--") and name[2:] in SECRET_OPTIONS
+        words.append("***" if hide_next else f"{name}=***" if secret and equals else word)
+        hide_next = secret and not equals
+    return words
 
 
 # ------------------------------------------------------------------------------------------
@@ -195,15 +241,46 @@ class StopRequest:
         signal.signal(number, self.previous[number])  # a second Ctrl-C stops at once
 
 
+def checkpoints(output_dir: Path) -> list[Path]:
+    """The trainer's own ``checkpoint-<step>`` folders, oldest first (``checkpoint-old`` and the like are not)."""
+    found = [path for path in output_dir.glob("checkpoint-*") if path.is_dir() and CHECKPOINT.fullmatch(path.name)]
+    return sorted(found, key=lambda path: int(path.name.split("-")[1]))
+
+
 def latest_checkpoint(output_dir: Path) -> Path | None:
-    checkpoints = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    return checkpoints[-1] if checkpoints else None
+    found = checkpoints(output_dir)
+    return found[-1] if found else None
 
 
 def prune_checkpoints(output_dir: Path, keep: int) -> None:
-    checkpoints = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    for old in checkpoints[: max(0, len(checkpoints) - keep)]:
+    found = checkpoints(output_dir)
+    for old in found[: max(0, len(found) - keep)]:
         shutil.rmtree(old)
+
+
+def resume(accelerator, output_dir: Path, which: str) -> Path:
+    """Load a checkpoint; with ``latest``, a damaged newest one gives way to the newest intact one, with a warning."""
+    if which == "latest":
+        candidates = checkpoints(output_dir)[::-1]
+        if not candidates:
+            raise SystemExit(f"--resume_from_checkpoint latest: no checkpoint found in {output_dir}")
+    else:
+        candidates = [Path(which)]
+        if not candidates[0].is_dir():
+            raise SystemExit(f"--resume_from_checkpoint {which}: no such checkpoint folder")
+    problems = []
+    for checkpoint in candidates:
+        try:
+            accelerator.load_state(str(checkpoint))
+        # A damaged checkpoint fails in whatever its files' readers raise (safetensors, torch, pickle, OS).
+        except Exception as error:  # noqa: BLE001
+            files = ", ".join(sorted(path.name for path in checkpoint.iterdir())) or "no files"
+            problems.append(f"{checkpoint} cannot be loaded ({type(error).__name__}: {error}; it holds {files})")
+            continue
+        for problem in problems:
+            accelerator.print(f"warning: {problem}; resuming from {checkpoint} instead")
+        return checkpoint
+    raise SystemExit("--resume_from_checkpoint: " + "; ".join(problems))
 
 
 def build_models(args, accelerator):
@@ -227,7 +304,7 @@ def build_models(args, accelerator):
 
 def build_objective(args):
     if args.objective == "supervised":
-        return SupervisedObjective(args.loss, args.smooth_l1_beta)
+        return SupervisedObjective(args.loss, args.smooth_l1_beta, args.reconstruction_weight)
     if args.objective == "diffusion":
         return DiffusionObjective()
     return AdversarialObjective(
@@ -278,9 +355,32 @@ def train_loader(args, accelerator, epoch: int, keep_embedding: bool = False):
         batch_size=args.train_batch_size,
         num_workers=args.dataloader_num_workers,
         generator=generator,
+        worker_init_fn=ignore_stop_signals,
         persistent_workers=False,
         drop_last=True,
     )
+
+
+def no_batch_message(args) -> str:
+    """Why a whole pass over the data gave no batch: how many images could be read, and what is needed."""
+    counting = ColorizationStream(load_images(args.train_data, args.train_split, args.streaming), 8, train=False)
+    with quiet(logging.getLogger("hfcolor.data")):
+        usable = sum(1 for _ in counting)
+    return (
+        f"no batch can be formed: {' '.join(args.train_data)} (split {args.train_split}) holds {usable} readable "
+        f"image(s) and {counting.skipped} unreadable one(s), and a batch needs {args.train_batch_size} per process; "
+        "add images or lower --train_batch_size"
+    )
+
+
+@contextlib.contextmanager
+def quiet(logger: logging.Logger):
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def split_batch(batch, device) -> tuple[torch.Tensor, dict]:
@@ -299,6 +399,11 @@ def validation_batch(args) -> torch.Tensor:
         batch.append(rgb)
         if len(batch) == args.num_validation_images:
             break
+    if not batch:
+        raise SystemExit(
+            f"no readable validation images in {args.validation_data} (split {args.validation_split}, "
+            f"{stream.skipped} unreadable)"
+        )
     return torch.stack(batch)
 
 
@@ -344,15 +449,20 @@ def hardware(accelerator) -> str:
     return f"{accelerator.num_processes} x {name}"
 
 
-def save_final_model(args, model, discriminator, metrics: dict, steps: int, seconds: float, accelerator) -> Path:
+def save_final_model(
+    args, argv: list[str], model, discriminator, metrics: dict, steps: int, seconds: float, accelerator
+) -> Path:
     folder = Path(args.output_dir) / "model"
     shutil.rmtree(folder, ignore_errors=True)
-    command = "accelerate launch train_scripts/train.py " + " ".join(sys.argv[1:])
+    command = "accelerate launch train_scripts/train.py " + " ".join(redacted(argv))
     details = "\n".join(
         [
             "## Training",
             f"- Recipe: `{args.config or 'command line'}` ({args.objective}, loss `{args.loss}`)",
-            f"- Data: `{args.train_data}` split `{args.train_split}` at {args.resolution} px",
+            (
+                f"- Data: {', '.join(f'`{source}`' for source in args.train_data)} split `{args.train_split}` "
+                f"at {args.resolution} px"
+            ),
             (
                 f"- Steps: {steps} x batch {args.train_batch_size} x "
                 f"{accelerator.num_processes} process(es) x accumulation {args.gradient_accumulation_steps}"
@@ -375,6 +485,7 @@ def save_final_model(args, model, discriminator, metrics: dict, steps: int, seco
 
 def main(argv: list[str] | None = None, loader_factory=None) -> dict:
     """Train; returns a summary. ``loader_factory(epoch)`` replaces the data (the benchmark's synthetic data)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     if args.push_to_hub:
         check_hub_access(args.hub_model_id, args.hub_token)
@@ -393,7 +504,7 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
     warned_about_embedding = False
     args.resolution = args.resolution or model.input_size
     objective = build_objective(args)
-    if args.loss == "rebalanced_cross_entropy" and not args.init_from:
+    if "rebalanced_cross_entropy" in args.loss.split("+") and not args.init_from:
         count_class_prior(args, accelerator, model)
 
     optimizer, lr_scheduler = make_optimizer(args, model, args.learning_rate)
@@ -408,24 +519,15 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
     accelerator.register_for_checkpointing(progress)
 
     if args.resume_from_checkpoint:
-        checkpoint = (
-            latest_checkpoint(output_dir)
-            if args.resume_from_checkpoint == "latest"
-            else Path(args.resume_from_checkpoint)
-        )
-        if checkpoint is None or not checkpoint.is_dir():
-            raise SystemExit(
-                f"--resume_from_checkpoint {args.resume_from_checkpoint}: no checkpoint found in {output_dir}"
-            )
-        accelerator.load_state(str(checkpoint))
+        checkpoint = resume(accelerator, output_dir, args.resume_from_checkpoint)
         accelerator.print(f"resumed from {checkpoint} at step {progress.step}")
 
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / "train_config.json").write_text(json.dumps(vars(args), indent=2, default=str))
+        (output_dir / "train_config.json").write_text(json.dumps(recordable(args), indent=2, default=str))
         if args.report_to != "none":
             accelerator.init_trackers(
-                "hfcolor", config={k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}
+                "hfcolor", config={k: v for k, v in recordable(args).items() if isinstance(v, (int, float, str, bool))}
             )
     validation_rgb = validation_batch(args) if accelerator.is_main_process else None
     hub_uploads = []
@@ -486,14 +588,16 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
                 if loader_factory
                 else train_loader(args, accelerator, progress.epoch, keep_embedding=takes_embedding)
             )
+            formed = 0
             for batch_index, batch in enumerate(loader):
+                formed += 1
                 if batch_index < progress.batches_done_in_epoch:
                     continue  # a resumed run replays this epoch's order up to where it stopped
                 rgb, conditioning = split_batch(batch, accelerator.device)
                 if takes_embedding and not conditioning and not warned_about_embedding:
                     warned_about_embedding = True
                     accelerator.print(
-                        f"{args.train_data} holds no precomputed embeddings, so the model computes them on every "
+                        f"{' '.join(args.train_data)} holds no precomputed embeddings, so the model computes them on every "
                         "batch (slow); train_scripts/shrink_dataset.py --embed_for MODEL adds them"
                     )
                 if len(checksums) < 100:
@@ -554,6 +658,8 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
                 if progress.step >= args.max_train_steps or out_of_time:
                     break
             else:
+                if not formed:
+                    raise SystemExit(no_batch_message(args))
                 progress.epoch += 1
                 progress.batches_done_in_epoch = 0
                 continue
@@ -583,7 +689,7 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
     }
     (output_dir / f"summary-rank{accelerator.process_index}.json").write_text(json.dumps(summary, indent=2))
     if accelerator.is_main_process:
-        folder = save_final_model(args, model, discriminator, metrics, progress.step, seconds, accelerator)
+        folder = save_final_model(args, argv, model, discriminator, metrics, progress.step, seconds, accelerator)
         if args.push_to_hub:
             from huggingface_hub import upload_folder
 

@@ -6,14 +6,16 @@ from . import (
     deep_koalarization,  # noqa: F401  (registers itself)
     diffusion,  # noqa: F401  (registers itself)
     discriminators,  # noqa: F401  (registers itself)
+    inception_colorizer,  # noqa: F401  (registers itself)
     pix2pix_unet,  # noqa: F401  (registers itself)
     resnet18_gray,  # noqa: F401  (registers itself)
     resnet18_unet,  # noqa: F401  (registers itself)
 )
 from .base import CheckpointError, ColorizationModel
-from .registry import FAMILIES, RECIPES, Recipe, available_weights, create_model, load_model
+from .registry import DEFAULT_MODEL, FAMILIES, RECIPES, Recipe, available_weights, create_model, load_model
 
 __all__ = [
+    "DEFAULT_MODEL",
     "FAMILIES",
     "RECIPES",
     "CheckpointError",

@@ -26,10 +26,11 @@ from typing import ClassVar
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_model
 from torch import nn
 
-from ..color import normalize_ab, rgb_to_lab
+from ..color import denormalize_ab, normalize_ab, rgb_to_lab
 
 PREDICTIONS = ("ab", "rgb", "ab_bins")
 WEIGHTS_NAME = "model.safetensors"
@@ -131,13 +132,22 @@ class HubModule(
         saved_family = (config or {}).get("family")
         if saved_family and saved_family != cls.family:
             raise CheckpointError(f"{model_id}: holds a {saved_family!r} model, not {cls.family!r}")
-        model = cls(**model_kwargs)
         weights = _weights_file(model_id, revision, cache_dir, force_download, local_files_only, token)
+        # Sized up on the meta device first, which allocates nothing: a config.json that asks for a
+        # huge network, or one the weights do not fit, fails here in milliseconds.
+        try:
+            with torch.device("meta"):
+                skeleton = cls(**model_kwargs)
+        except (TypeError, ValueError) as error:
+            raise CheckpointError(f"{model_id}: config.json does not describe a {cls.__name__}: {error}") from error
+        if strict:
+            _check_weights_fit(skeleton, weights, model_id)
+        model = cls(**model_kwargs)
         try:
             load_model(model, weights, strict=strict, device=map_location)
-        except RuntimeError as error:
+        except (RuntimeError, SafetensorError, OSError) as error:
             raise CheckpointError(
-                f"{model_id}: the weights do not match {cls.__name__} with this config:\n{error}"
+                f"{model_id}: {WEIGHTS_NAME} cannot be loaded into {cls.__name__}: {error}"
             ) from error
         return model.eval()
 
@@ -160,6 +170,29 @@ def _weights_file(model_id, revision, cache_dir, force_download, local_files_onl
     )
 
 
+def _check_weights_fit(skeleton: nn.Module, weights: str, model_id: str) -> None:
+    """The tensors named in the safetensors header must be exactly the model's, shape for shape."""
+    expected = {key: tuple(value.shape) for key, value in skeleton.state_dict().items()}
+    try:
+        with safe_open(weights, "pt") as handle:
+            found = {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{model_id}: {WEIGHTS_NAME} is not a readable safetensors file ({error})") from error
+    if found != expected:
+        problems = [f"missing {key}" for key in expected.keys() - found.keys()]
+        problems += [f"unexpected {key}" for key in found.keys() - expected.keys()]
+        problems += [
+            f"{key} is {found[key]} in the file, {expected[key]} by config.json"
+            for key in expected.keys() & found.keys()
+            if found[key] != expected[key]
+        ]
+        raise CheckpointError(
+            f"{model_id}: the weights do not fit {type(skeleton).__name__} with this config: "
+            + "; ".join(sorted(problems)[:5])
+            + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
+        )
+
+
 def read_config(folder_or_file: str | os.PathLike) -> dict:
     path = Path(folder_or_file)
     if path.is_dir():
@@ -167,15 +200,20 @@ def read_config(folder_or_file: str | os.PathLike) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path.parent}: no config.json, so this is not a saved hfcolor model")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise CheckpointError(f"{path}: config.json is not valid JSON ({error})") from error
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path}: config.json must hold an object of settings, not a {type(config).__name__}")
+    return config
 
 
 class ColorizationModel(HubModule):
     """A colorizer: normalised L* (B, 1, H, W) in, what ``predicts`` names out."""
 
     predicts: ClassVar[str] = "ab"
+    # Keyword arguments of ``forward`` that change how it colorizes (not what it reads), e.g. ``vividness``.
+    options: ClassVar[tuple[str, ...]] = ()
     # Whether ``forward(lightness, embedding=...)`` takes a precomputed global embedding of each photo.
     takes_embedding: ClassVar[bool] = False
 
@@ -184,11 +222,47 @@ class ColorizationModel(HubModule):
         if cls.predicts not in PREDICTIONS:
             raise TypeError(f"{cls.__name__}.predicts must be one of {PREDICTIONS}, not {cls.predicts!r}")
 
-    def predict_ab(self, lightness: torch.Tensor) -> torch.Tensor:
-        """Normalised L* (B, 1, H, W) -> normalised a*b* (B, 2, H, W), whatever the model predicts."""
-        output = self(lightness)
+    def predict_ab(self, lightness: torch.Tensor, **options) -> torch.Tensor:
+        """Normalised L* (B, 1, H, W) -> normalised a*b* (B, 2, H, W), whatever the model predicts.
+
+        ``options`` are keyword arguments the model declares in ``options`` (e.g. ``vividness``).
+        """
+        check_options(self, options)
+        output = self(lightness, **options)
         if self.predicts == "ab":
             return output
         if self.predicts == "rgb":
             return normalize_ab(rgb_to_lab(((output.float() + 1) / 2).clamp(0, 1))[:, 1:])
         return normalize_ab(self.quantizer.decode(output.float(), **self.decoding))
+
+
+def check_options(model: ColorizationModel, options: dict) -> None:
+    unknown = sorted(set(options) - set(model.options))
+    if unknown:
+        offered = ", ".join(model.options) or "none"
+        raise ValueError(f"{type(model).__name__} has no option {', '.join(unknown)} (its options: {offered})")
+
+
+class ClassRebalancing:
+    """Zhang et al.'s class rebalancing for a model with a ``quantizer`` over joint a*b* classes.
+
+    ``class_weights`` (Q,) is a buffer the model registers (all 1 at first), so it is saved and
+    loaded with the weights; the trainer counts the training set's classes with
+    :meth:`count_classes`, passes the sums to :meth:`set_class_weights`, and weights each pixel's
+    loss by the entry of its nearest class. The model sets ``rebalance_mix`` and ``rebalance_sigma``.
+    """
+
+    def count_classes(self, ab: torch.Tensor) -> torch.Tensor:
+        """Normalised a*b* (B, 2, H, W) -> how many pixels fall in each class (Q,); sum over the training set."""
+        nearest = self.quantizer.index(denormalize_ab(ab.detach().float()))
+        return torch.bincount(nearest.flatten(), minlength=self.quantizer.num_classes)
+
+    @torch.no_grad()
+    def set_class_weights(self, class_counts: torch.Tensor) -> torch.Tensor:
+        """Rebalancing weights from the training set's class counts, stored in ``class_weights``."""
+        if class_counts.shape != self.class_weights.shape:
+            raise ValueError(
+                f"need one count per class, {tuple(self.class_weights.shape)}; got {tuple(class_counts.shape)}"
+            )
+        weights = self.quantizer.rebalancing_weights(class_counts.cpu(), self.rebalance_mix, self.rebalance_sigma)
+        return self.class_weights.copy_(weights)

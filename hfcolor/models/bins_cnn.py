@@ -40,8 +40,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..color import DECODE_MODES, GamutABBins, UniformABBins, denormalize_ab
-from .base import ColorizationModel
+from ..color import DECODE_MODES, GamutABBins, UniformABBins
+from .base import ClassRebalancing, ColorizationModel
 from .registry import register, register_family
 
 # Lists, not tuples: config.json gives lists back, and a reloaded model's config must equal the original's.
@@ -167,12 +167,11 @@ class BinsCNNClassifier(ColorizationModel):
 
 
 @register_family
-class BinsCNNJoint(ColorizationModel):
+class BinsCNNJoint(ClassRebalancing, ColorizationModel):
     """Joint a*b* classes over the in-gamut grid with class rebalancing: logits (B, Q, H, W) (seed 004, 6).
 
     ``class_weights`` (Q,) are all 1 until :meth:`set_class_weights` is given the training set's
-    class counts; they are a buffer, so they are saved and loaded with the weights and the trainer
-    weights each pixel's loss by the entry of its nearest class, as [1] does.
+    class counts (:class:`~.base.ClassRebalancing`).
     """
 
     family = "bins_cnn_joint"
@@ -204,21 +203,6 @@ class BinsCNNJoint(ColorizationModel):
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
         return self.network(lightness)
-
-    def count_classes(self, ab: torch.Tensor) -> torch.Tensor:
-        """Normalised a*b* (B, 2, H, W) -> how many pixels fall in each class (Q,); sum over the training set."""
-        nearest = self.quantizer.index(denormalize_ab(ab.detach().float()))
-        return torch.bincount(nearest.flatten(), minlength=self.quantizer.num_classes)
-
-    @torch.no_grad()
-    def set_class_weights(self, class_counts: torch.Tensor) -> torch.Tensor:
-        """Rebalancing weights from the training set's class counts, stored in ``class_weights``."""
-        if class_counts.shape != self.class_weights.shape:
-            raise ValueError(
-                f"need one count per class, {tuple(self.class_weights.shape)}; got {tuple(class_counts.shape)}"
-            )
-        weights = self.quantizer.rebalancing_weights(class_counts.cpu(), self.rebalance_mix, self.rebalance_sigma)
-        return self.class_weights.copy_(weights)
 
 
 _TINY = {"widths": [4, 8, 4], "image_size": 32}

@@ -50,6 +50,8 @@ def _double_conv(in_channels: int, out_channels: int, negative_slope: float) -> 
 
 @register_family
 class ClassicUNet(ColorizationModel):
+    """Seed 001's classic U-Net: L* in, RGB or a*b* out (``out_channels`` 3 or 2); the generator of its cGAN."""
+
     family = "classic_unet"
 
     def __init__(

@@ -73,6 +73,8 @@ def _conv_relu(in_channels: int, out_channels: int, stride: int = 1) -> list[nn.
 
 @register_family
 class DeepKoalarization(ColorizationModel):
+    """An L* encoder-decoder fused at its bottleneck with an ImageNet classifier's embedding of the whole photo."""
+
     family = "deep_koalarization"
     predicts = "ab"
     takes_embedding = True
@@ -132,7 +134,8 @@ class DeepKoalarization(ColorizationModel):
         self.imagenet_init = imagenet_init
         self.freeze_embedding = freeze_embedding
         from_imagenet = self.inception is not None or (imagenet_init and load_imagenet_weights(self.embedding))
-        self.register_buffer("embedding_from_imagenet", torch.tensor(from_imagenet))
+        # On the CPU even while a loader sizes the model up on the meta device: freezing reads it.
+        self.register_buffer("embedding_from_imagenet", torch.tensor(from_imagenet, device="cpu"))
         self._settle_embedding()
         self.register_load_state_dict_post_hook(_settle_after_loading)
 

@@ -39,6 +39,8 @@ def _diffusers():
 
 @register_family
 class DiffusionColorizer(ColorizationModel):
+    """A diffusers UNet denoising a*b* given L*; ``forward`` is one noise prediction, ``predict_ab`` samples."""
+
     family = "diffusion"
     predicts = "ab"
 

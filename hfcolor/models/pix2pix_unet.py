@@ -19,6 +19,8 @@ from .registry import register, register_family
 
 @register_family
 class Pix2PixUNet(ColorizationModel):
+    """The pix2pix U-Net generator: L* in, a*b* out through ``num_downs`` skip-connected levels."""
+
     family = "pix2pix_unet"
     predicts = "ab"
 

