@@ -16,6 +16,7 @@ it is cheap, so loader workers only decode and resize.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import math
@@ -254,12 +255,30 @@ class ColorizationStream(torch.utils.data.IterableDataset):
                 yield transform(image)
 
 
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def stop_signals_blocked():
+    """Hold SIGINT and SIGTERM back while DataLoader workers are forked (``iter(loader)``).
+
+    The workers start with them blocked, so one sent to the whole process group in that moment (as
+    ``timeout``, systemd, Slurm and Kubernetes do) cannot kill a worker before
+    :func:`ignore_stop_signals` runs; the main process gets it as soon as the block ends.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+
 def ignore_stop_signals(worker_id: int) -> None:
-    """A DataLoader ``worker_init_fn``: SIGINT and SIGTERM sent to the whole process group (as ``timeout``,
-    systemd, Slurm and Kubernetes do) are the main process's to handle, so that it can still write its
-    checkpoint; the workers end when it closes the loader."""
+    """A DataLoader ``worker_init_fn``: SIGINT and SIGTERM are the main process's to handle, so that it
+    can still write its checkpoint; the workers end when it closes the loader."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked since the fork: see stop_signals_blocked
 
 
 def batch_to_model_space(rgb_uint8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -303,7 +303,8 @@ def build_demo(
     with gr.Blocks(title="hfcolor: compare colorizers", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(
             "# hfcolor: compare colorizers\n"
-            "Upload a photo (gray or colour), choose models and press **Colorize**. "
+            "Upload a photo (gray or colour) and press **Colorize**: hfcolor's default model is ticked; tick "
+            "others to compare them side by side. "
             "A colour photo is reduced to gray for the models and kept as ground truth for PSNR, SSIM and "
             "colourfulness. Every result downloads as a full-resolution PNG."
         )

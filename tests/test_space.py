@@ -128,6 +128,18 @@ def test_store_falls_back_from_the_hub_to_local_weights(space, weights):
     assert store.get("pix2pix_unet.seed003")[1] == "local weights"
 
 
+def test_the_default_model_comes_first_and_alone_preselected(space, weights, tmp_path):
+    from hfcolor import DEFAULT_MODEL
+
+    torch.manual_seed(0)
+    create_model(DEFAULT_MODEL, tiny=True).save_pretrained(tmp_path / DEFAULT_MODEL)
+    store = space.ModelStore({"bins_cnn.l2": weights / "bins_cnn.l2", DEFAULT_MODEL: tmp_path / DEFAULT_MODEL}, {}, [])
+    demo = space.build_demo(store, examples_dir=tmp_path / "examples")
+    (models,) = [block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "models"]
+    assert [choice[1] for choice in models.choices] == [DEFAULT_MODEL, "bins_cnn.l2"]
+    assert models.value == [DEFAULT_MODEL]
+
+
 def test_a_colour_photo_too_small_for_ssim_is_still_scored(client, tmp_path):
     tiny = tmp_path / "tiny.png"
     Image.fromarray(skimage_data.astronaut()).resize((5, 4)).save(tiny)

@@ -98,9 +98,24 @@ def main(argv: list[str] | None = None) -> int:
         for row, row_scores in scores.items()
     ]
     settings = " --vividness " + " ".join(f"{v:g}" for v in args.vividness) if args.vividness else ""
+    strength = (
+        [
+            "",
+            "## Colour strength",
+            "",
+            (
+                f"`{args.name}` takes `vividness` from 0 (the most accurate colours) to 1 (the most colourful); "
+                f'its default is {model.vividness:g}: `Colorizer.from_pretrained("{args.name}", vividness=0.8)`, '
+                "or `hfcolor colorize PHOTOS -o OUT --vividness 0.8`."
+            ),
+        ]
+        if "vividness" in getattr(model, "options", ())
+        else []
+    )
     details = "\n".join(
         [
             *training_record(args.run, args.before),
+            *strength,
             "",
             "## Evaluation",
             "",

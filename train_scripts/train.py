@@ -37,7 +37,13 @@ from tqdm.auto import tqdm
 
 from hfcolor import create_model, load_model
 from hfcolor.color import model_space_to_rgb
-from hfcolor.data import ColorizationStream, batch_to_model_space, ignore_stop_signals, load_images
+from hfcolor.data import (
+    ColorizationStream,
+    batch_to_model_space,
+    ignore_stop_signals,
+    load_images,
+    stop_signals_blocked,
+)
 from hfcolor.hub import hub_unreachable_reason
 from hfcolor.metrics import score
 from hfcolor.models import RECIPES
@@ -588,8 +594,10 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
                 if loader_factory
                 else train_loader(args, accelerator, progress.epoch, keep_embedding=takes_embedding)
             )
+            with stop_signals_blocked():
+                batches = iter(loader)  # forks the loader's workers
             formed = 0
-            for batch_index, batch in enumerate(loader):
+            for batch_index, batch in enumerate(batches):
                 formed += 1
                 if batch_index < progress.batches_done_in_epoch:
                     continue  # a resumed run replays this epoch's order up to where it stopped

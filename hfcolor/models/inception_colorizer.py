@@ -12,24 +12,12 @@ with the one ImageNet-trained network that installs offline (:mod:`hfcolor.incep
   (BatchNorm, ReLU). A light branch of strided convolutions on the full-resolution L* joins at
   strides 4, 2 and 1, so edges stay sharp where the encoder is coarse.
 * Two heads: a regression of a*b* at full resolution (tanh) and Zhang et al.'s classification over
-  the in-gamut a*b* grid at stride 4 (313 classes at ``grid_size`` 10), trained with their soft
+  the in-gamut a*b* grid at stride 4 (265 classes at ``grid_size`` 10), trained with their soft
   targets and class rebalancing (``class_weights``, set by the trainer from the data's colours).
   The regression is the accurate guess (the conditional mean); the classification's annealed mean
   (``temperature``) is the vivid one, since rebalancing rewards rare, saturated colours.
 * ``vividness`` (0-1) blends the two: 0 is the regression alone, 1 the annealed mean alone. It is the
   model's default and can be changed per call (``Colorizer(..., vividness=0.8)``).
-
-Parameters:
-    image_size: working resolution in pixels (square); at least 75, the encoder's minimum.
-    encoder_layers: InceptionV3 layers read as the pyramid, fine to coarse (see
-        :data:`hfcolor.inception.PYRAMID_CHANNELS`).
-    decoder_channels: width of the decoder at each pyramid scale, fine to coarse (one per layer).
-    lightness_channels: widths of the full-resolution L* branch at strides 1, 2 and 4.
-    grid_size: a*b* cell size of the classification head's classes.
-    temperature: annealed-mean temperature of the classification head (Zhang et al.: 0.38).
-    vividness: default blend between the regression (0) and the classification head (1).
-    rebalance_mix: weight of the uniform prior in the class rebalancing (Zhang et al.'s lambda).
-    rebalance_sigma: Gaussian smoothing of the colour prior, in a*b* units.
 """
 
 from __future__ import annotations
@@ -61,7 +49,20 @@ def _resized(features: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 @register_family
 class InceptionColorizer(ClassRebalancing, ColorizationModel):
-    """The flagship: frozen InceptionV3 pyramid + decoder, a regression and a class head blended by ``vividness``."""
+    """The flagship: frozen InceptionV3 pyramid + decoder, a regression and a class head blended by ``vividness``.
+
+    Parameters:
+        image_size: working resolution in pixels (square); at least 75, the encoder's minimum.
+        encoder_layers: InceptionV3 layers read as the pyramid, fine to coarse (see
+            :data:`hfcolor.inception.PYRAMID_CHANNELS`).
+        decoder_channels: width of the decoder at each pyramid scale, fine to coarse (one per layer).
+        lightness_channels: widths of the full-resolution L* branch at strides 1, 2 and 4.
+        grid_size: a*b* cell size of the classification head's classes.
+        temperature: annealed-mean temperature of the classification head (Zhang et al.: 0.38).
+        vividness: default blend between the regression (0) and the classification head (1).
+        rebalance_mix: weight of the uniform prior in the class rebalancing (Zhang et al.'s lambda).
+        rebalance_sigma: Gaussian smoothing of the colour prior, in a*b* units.
+    """
 
     family = "inception_colorizer"
     predicts = "ab"
