@@ -325,13 +325,9 @@ def build_demo(
                     label="Or try a scikit-image sample, reduced to gray",
                 )
             with gr.Column(scale=1):
-                chosen = gr.CheckboxGroup(
-                    choices=offered,
-                    value=[DEFAULT_MODEL] if DEFAULT_MODEL in offered else offered,
-                    label="Models",
-                    elem_id="models",
-                )
-                with gr.Group(visible=any(map(is_diffusion, offered)), elem_id="diffusion-controls") as diffusion:
+                preselected = [DEFAULT_MODEL] if DEFAULT_MODEL in offered else offered
+                chosen = gr.CheckboxGroup(choices=offered, value=preselected, label="Models", elem_id="models")
+                with gr.Group(visible=any(map(is_diffusion, preselected)), elem_id="diffusion-controls") as diffusion:
                     gr.Markdown("Diffusion sampling: each seed gives one plausible colorization.")
                     samples = gr.Slider(1, MAX_SAMPLES, value=1, step=1, label="Samples")
                     steps = gr.Slider(1, MAX_STEPS, value=DEFAULT_STEPS, step=1, label="Steps")
