@@ -276,8 +276,8 @@ def stop_signals_blocked():
 def ignore_stop_signals(worker_id: int) -> None:
     """A DataLoader ``worker_init_fn``: SIGINT and SIGTERM are the main process's to handle, so that it
     can still write its checkpoint; the workers end when it closes the loader."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked since the fork: see stop_signals_blocked
 
 

@@ -56,10 +56,6 @@ class InceptionFeatures:
     def __init__(self, path: str | Path | None = None):
         self.path, self.network = _network(path)
 
-    @property
-    def device(self) -> torch.device:
-        return next(self.network.parameters()).device
-
     @torch.no_grad()
     def __call__(self, rgb_255: torch.Tensor) -> torch.Tensor:
         _follow(self.network, rgb_255.device)
@@ -81,10 +77,11 @@ class InceptionPyramid:
             raise ValueError(f"pyramid layers must be among {list(PYRAMID_CHANNELS)}; got {list(layers)}")
         self.path, self.network = _network(path)
         self.layers = tuple(layers)
+        last = max(self.layers, key=list(PYRAMID_CHANNELS).index)
         self._children = []
         for name, child in self.network.net.layers.named_children():
             self._children.append((name, child))
-            if name == max(self.layers, key=list(PYRAMID_CHANNELS).index):
+            if name == last:
                 break
 
     @property

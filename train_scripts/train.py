@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 from hfcolor import create_model, load_model
 from hfcolor.color import model_space_to_rgb
 from hfcolor.data import (
+    STOP_SIGNALS,
     ColorizationStream,
     batch_to_model_space,
     ignore_stop_signals,
@@ -231,7 +232,7 @@ class TrainingProgress:
 class StopRequest:
     """While active, SIGTERM or a first Ctrl-C asks the loop to checkpoint and stop after the current step."""
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    SIGNALS = STOP_SIGNALS  # the ones loader workers ignore (hfcolor.data.ignore_stop_signals)
 
     def __enter__(self):
         self.signal_number = 0

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..color import GamutABBins, denormalize_lightness, lab_to_rgb, normalize_ab
-from ..inception import PYRAMID_CHANNELS, PYRAMID_MIN_SIZE, InceptionPyramid
+from ..inception import PYRAMID_MIN_SIZE, InceptionPyramid
 from .base import ClassRebalancing, ColorizationModel
 from .registry import register, register_family
 
@@ -102,7 +102,7 @@ class InceptionColorizer(ClassRebalancing, ColorizationModel):
 
         widths = list(decoder_channels)
         self.projections = nn.ModuleList(
-            _conv(PYRAMID_CHANNELS[name], width, 1) for name, width in zip(encoder_layers, widths)
+            _conv(channels, width, 1) for channels, width in zip(self.encoder.channels, widths)
         )
         # fuse[i] mixes scale i's projection with the (upsampled) result of scale i + 1.
         self.fuse = nn.ModuleList(
