@@ -6,7 +6,8 @@
 8 clients send 5 requests each, all at once; each request colorizes scikit-image's astronaut
 (512x512) with two models. While they run, a non-image, a truncated PNG and a 20-megapixel image
 are uploaded: each must get its clear message, and the app must still answer afterwards. Prints
-p50/p95 latency (queue wait included); exits 1 if any request was not served or a check failed.
+p50/p95 latency (queue wait included) and, for a Space started here, the peak RSS of the process
+that ran it; exits 1 if any request was not served or a check failed.
 
 Started here, the app offers the shipped models, or tiny untrained ones saved to a temporary folder
 when none are shipped (``--tiny`` forces them), so latency then measures the queue more than the
@@ -19,6 +20,7 @@ import argparse
 import importlib.util
 import io
 import os
+import resource
 import socket
 import sys
 import tempfile
@@ -171,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, (clear, message) in report["hostile"].items():
         print(f"hostile {name}: {'ok' if clear else 'WRONG'}: {message}")
     print(f"still answers afterwards: {'yes' if report['still_answers'] else 'NO'}")
+    if demo is not None:  # the Space ran in this process: its memory is this process's
+        print(
+            f"peak RSS of the Space and the clients: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+        )
     ok = (
         len(latencies) == report["expected"]
         and not report["failures"]

@@ -1,5 +1,11 @@
 """hfcolor: automatic photo colorization on the Hugging Face stack."""
 
+import os
+import sys
+
+if "torch" not in sys.modules:  # OpenMP reads it once, when torch loads (see hfcolor.hardware)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from .image_io import ImageReadError, load_image, save_image
 from .models import DEFAULT_MODEL, CheckpointError, ColorizationModel, create_model, load_model
 from .pipeline import Colorizer, colorize

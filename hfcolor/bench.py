@@ -167,9 +167,7 @@ def markdown_table(rows: list[dict], photos: list[tuple[int, int]]) -> str:
         "",
         (
             "Forward: one call of the network on random input (one denoising step for a diffusion model). End to "
-            "end: Colorizer on a random photo, all sampling steps included; peak RSS of the model's own process so far. "
-            "End to end includes fitting out-of-gamut chroma, which costs more the more saturated the output: "
-            "untrained classifiers, which pick arbitrary bins, are a worst case."
+            "end: Colorizer on a random photo, all sampling steps included; peak RSS of the model's own process so far."
         ),
     ]
     if gpu:

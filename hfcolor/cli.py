@@ -5,12 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from .image_io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
 from .models.registry import DEFAULT_MODEL
+
+# The model takes photos in batches: 4 at a time colorize 1.7x faster than one by one (the model's
+# own time per photo falls most), but never more pixels at once than one 16 MP photo.
+_BATCH_PHOTOS = 4
+_BATCH_PIXELS = 16_000_000
 
 
 def _collect(inputs: list[str], recursive: bool) -> list[tuple[Path, Path]]:
@@ -49,7 +57,7 @@ def _plan(jobs: list[tuple[Path, Path]], output: Path, suffix: str) -> tuple[lis
 
 
 def colorize_command(args) -> int:
-    from .image_io import ImageReadError, load_image, save_image
+    from .hardware import set_threads
     from .models import CheckpointError
     from .pipeline import Colorizer
 
@@ -66,6 +74,8 @@ def colorize_command(args) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.threads is not None:
+        set_threads(args.threads)
     try:
         colorizer = Colorizer.from_pretrained(
             args.model, device=args.device, max_pixels=args.max_pixels, vividness=args.vividness
@@ -75,22 +85,87 @@ def colorize_command(args) -> int:
         return 2
     for note in renamed:
         print(f"hfcolor: name taken, so {note}", file=sys.stderr)
-    written, kept, failures = 0, [], 0
-    for path, target in tqdm(plan, desc="colorizing", unit="img"):
-        if target.exists() and not args.overwrite:
-            kept.append(target)
-            continue
-        try:
-            image = load_image(path, args.max_pixels)
-            (colorized,) = colorizer.colorize_images([image])
-            save_image(colorized, target)
-            written += 1
-        except (ImageReadError, OSError) as error:
-            failures += 1
-            tqdm.write(f"hfcolor: skipped {error}", file=sys.stderr)
-    existing = f", {len(kept)} kept as they were (already in {args.output}; --overwrite replaces them)" if kept else ""
-    print(f"{written} colorized and written to {args.output}{existing}, {failures} failed")
+    todo = [(path, target) for path, target in plan if args.overwrite or not target.exists()]
+    kept = len(plan) - len(todo)
+    start = time.perf_counter()
+    written, failures = _colorize_files(colorizer, todo, args.max_pixels)
+    seconds = time.perf_counter() - start
+    existing = f", {kept} kept as they were (already in {args.output}; --overwrite replaces them)" if kept else ""
+    speed = f" in {seconds:.1f} s ({written / seconds:.2f} images/s)" if written else ""
+    print(f"{written} colorized and written to {args.output}{speed}{existing}, {failures} failed")
     return 1 if failures else 0
+
+
+def _colorize_files(colorizer, todo: list[tuple[Path, Path]], max_pixels: int | None) -> tuple[int, int]:
+    """Colorize each (input, output) pair; returns (written, failed).
+
+    Three stages overlap: one thread decodes the next photos while the model and the colour merge
+    run here on a batch, and another encodes and writes the previous results (PIL and zlib release
+    the GIL). Batches hold up to ``_BATCH_PHOTOS`` photos and ``_BATCH_PIXELS`` pixels, and only a
+    batch or so waits on either side, so memory stays bounded on a folder of any size.
+    """
+    from .image_io import save_image
+
+    written = failures = 0
+    writes: deque = deque()
+
+    def finish_write(path, future) -> None:
+        nonlocal written, failures
+        try:
+            future.result()
+            written += 1
+        except (ValueError, OSError) as error:
+            failures += 1
+            tqdm.write(f"hfcolor: could not write {path}'s result: {error}", file=sys.stderr)
+
+    def colorize(batch, bar) -> None:
+        colorized = colorizer.colorize_images([image for _, _, image in batch])
+        for (path, target, _), result in zip(batch, colorized):
+            writes.append((path, writer.submit(save_image, result, target)))
+        while len(writes) > _BATCH_PHOTOS or (writes and writes[0][1].done()):
+            finish_write(*writes.popleft())
+        bar.update(len(batch))
+        batch.clear()
+
+    with (
+        ThreadPoolExecutor(1, thread_name_prefix="hfcolor-read") as reader,
+        ThreadPoolExecutor(1, thread_name_prefix="hfcolor-write") as writer,
+        tqdm(total=len(todo), desc="colorizing", unit="img") as bar,
+    ):
+        batch = []
+        for (path, target), image, error in _read_ahead(reader, todo, max_pixels):
+            if error is not None:
+                failures += 1
+                bar.update()
+                tqdm.write(f"hfcolor: skipped {error}", file=sys.stderr)
+                continue
+            batch.append((path, target, image))
+            pixels = sum(image.width * image.height for _, _, image in batch)
+            if len(batch) == _BATCH_PHOTOS or pixels >= _BATCH_PIXELS:
+                colorize(batch, bar)
+        if batch:
+            colorize(batch, bar)
+        while writes:
+            finish_write(*writes.popleft())
+    return written, failures
+
+
+def _read_ahead(reader, todo: list[tuple[Path, Path]], max_pixels: int | None):
+    """(job, image, None) or (job, None, error) for each job in order, decoded a batch ahead."""
+    from .image_io import ImageReadError, load_image
+
+    pending: deque = deque()
+    jobs = iter(todo)
+    while True:
+        while len(pending) <= _BATCH_PHOTOS and (job := next(jobs, None)):
+            pending.append((job, reader.submit(load_image, job[0], max_pixels)))
+        if not pending:
+            return
+        job, future = pending.popleft()
+        try:
+            yield job, future.result(), None
+        except (ImageReadError, OSError) as error:
+            yield job, None, error
 
 
 def models_command(args) -> int:
@@ -164,6 +239,13 @@ def bench_command(args) -> int:
     return 1 if any("error" in row for row in rows) else 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hfcolor", description="Colorize grayscale photos with hfcolor models.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -187,6 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     colorize.add_argument("--recursive", action="store_true", help="also look into sub-folders")
     colorize.add_argument("--overwrite", action="store_true", help="replace outputs that already exist (never inputs)")
     colorize.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    colorize.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        help="CPU threads for the model and the colour steps (default: every core); fewer leave room for other work",
+    )
     colorize.add_argument(
         "--max-pixels",
         type=int,

@@ -16,14 +16,14 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .color import AB_SCALE, fit_to_gamut, lab_to_rgb, normalize_lightness
+from . import photo_color
+from .color import AB_SCALE, normalize_lightness
+from .hardware import default_threads, warn_if_bfloat16_is_emulated
 from .image_io import DEFAULT_MAX_PIXELS, ImageSource, image_lightness, load_image
 from .models import DEFAULT_MODEL, ColorizationModel, load_model
 from .models.base import check_options
 
-UPSAMPLING = ("bilinear", "bicubic")
-# Merging at full resolution runs in horizontal stripes so a 4000x3000 photo stays well under 1 GB.
-_STRIPE_ROWS = 512
+UPSAMPLING = tuple(photo_color.UPSAMPLING)
 
 
 class Colorizer:
@@ -53,6 +53,7 @@ class Colorizer:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         if dtype is torch.float16 and self.device.type == "cpu":
             raise ValueError("float16 needs a GPU; use bfloat16 or float32 on the CPU")
+        warn_if_bfloat16_is_emulated(self.device, dtype)
         self.options = {} if vividness is None else {"vividness": vividness}
         check_options(model, self.options)
         self.model = model.to(self.device).eval()
@@ -105,30 +106,16 @@ def model_input(lightness: Sequence[torch.Tensor], size: int) -> torch.Tensor:
     return normalize_lightness(torch.stack(small))
 
 
-def merge(lightness: torch.Tensor, ab: torch.Tensor, upsampling: str = "bicubic") -> Image.Image:
-    """Full-resolution L* (1, H, W) in [0, 100] + normalised low-resolution a*b* (2, h, w) -> RGB image."""
-    height, width = lightness.shape[-2:]
-    ab = ab[None].float()
-    rgb = torch.empty(height, width, 3, dtype=torch.uint8)
-    for top in range(0, height, _STRIPE_ROWS):
-        rows = min(_STRIPE_ROWS, height - top)
-        stripe = _resize_rows(ab, height, width, top, rows, upsampling).clamp(-1, 1) * AB_SCALE
-        lab = torch.cat([lightness[:, top : top + rows], stripe[0]], dim=0)
-        rgb[top : top + rows] = (lab_to_rgb(fit_to_gamut(lab)) * 255).round_().to(torch.uint8).permute(1, 2, 0)
-    return Image.fromarray(rgb.numpy(), mode="RGB")
+def merge(
+    lightness: torch.Tensor, ab: torch.Tensor, upsampling: str = "bicubic", threads: int | None = None
+) -> Image.Image:
+    """Full-resolution L* (1, H, W) in [0, 100] + normalised low-resolution a*b* (2, h, w) -> RGB image.
 
-
-def _resize_rows(ab: torch.Tensor, height: int, width: int, top: int, rows: int, mode: str) -> torch.Tensor:
-    """Rows [top, top + rows) of ``ab`` resized to (height, width), without building the whole image.
-
-    Stripes join seamlessly because every row is sampled where the whole-image resize would sample it.
+    ``threads``: how many stripes are merged at once (default :func:`~hfcolor.hardware.default_threads`).
     """
-    # With align_corners=False, output pixel i samples the input at normalised coordinate
-    # (i + 0.5) / size * 2 - 1 whatever the input size, exactly as F.interpolate does.
-    grid_y = (torch.arange(top, top + rows, dtype=torch.float32) + 0.5) / height * 2 - 1
-    grid_x = (torch.arange(width, dtype=torch.float32) + 0.5) / width * 2 - 1
-    grid = torch.stack(torch.meshgrid(grid_y, grid_x, indexing="ij")[::-1], dim=-1)[None]
-    return F.grid_sample(ab, grid, mode=mode, padding_mode="border", align_corners=False)
+    chroma = (ab.float() * AB_SCALE).permute(1, 2, 0).numpy(force=True)
+    rgb = photo_color.merge(lightness[0].numpy(force=True), chroma, upsampling, threads or default_threads())
+    return Image.fromarray(rgb, mode="RGB")
 
 
 def colorize(images, model: str = DEFAULT_MODEL, vividness: float | None = None, **kwargs):

@@ -19,6 +19,8 @@ import os
 
 # Gradio reads this at import time; the Space must start with no network at all.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Before torch loads OpenMP: spinning idle threads would slow the other request sharing the cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import html
 import re
@@ -35,7 +37,8 @@ from PIL import Image
 from skimage import data as skimage_data
 
 from hfcolor import Colorizer, ImageReadError, load_image, load_model
-from hfcolor.image_io import image_lightness
+from hfcolor.hardware import cpu_cores, set_threads
+from hfcolor.image_io import PNG_COMPRESS_LEVEL, image_lightness
 from hfcolor.metrics import SSIM_MIN_SIDE, colorfulness, psnr, ssim
 from hfcolor.models import DEFAULT_MODEL, RECIPES, available_weights
 from hfcolor.models.diffusion import DiffusionColorizer
@@ -51,8 +54,6 @@ MAX_SAMPLES, MAX_STEPS, DEFAULT_STEPS = 4, 100, 25
 COLOUR_THRESHOLD = 1.0
 # SSIM of one 12 MP pair takes longer than colorizing it; bigger photos are scored reduced to 2 MP.
 SCORE_MAX_PIXELS = 2_000_000
-# Level 1 writes a 12 MP PNG in a third of the time of PIL's default 6, for a file a quarter larger.
-PNG_COMPRESS_LEVEL = 1
 EXAMPLES = ("astronaut", "chelsea", "coffee", "rocket")
 
 
@@ -384,11 +385,10 @@ def main() -> None:
     store = ModelStore.from_env()
     # Load in the background: the page is up at once and the first click rarely waits for weights.
     threading.Thread(target=store.load_all, name="hfcolor-model-loading", daemon=True).start()
-    demo = build_demo(
-        store,
-        concurrency_limit=int(os.environ.get("HFCOLOR_SPACE_CONCURRENCY", "1")),
-        max_queue=int(os.environ.get("HFCOLOR_SPACE_QUEUE", "16")),
-    )
+    concurrency = int(os.environ.get("HFCOLOR_SPACE_CONCURRENCY", "1"))
+    # Requests running at once share the cores instead of each asking for all of them.
+    set_threads(max(1, cpu_cores() // concurrency))
+    demo = build_demo(store, concurrency_limit=concurrency, max_queue=int(os.environ.get("HFCOLOR_SPACE_QUEUE", "16")))
     launch(demo)
 
 

@@ -132,3 +132,51 @@ def test_an_interrupted_write_leaves_the_earlier_file_whole(tmp_path, photo, mon
         save_image(photo, target)
     assert target.read_bytes() == b"an earlier result"
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]  # no partial file left behind
+
+
+def test_many_files_through_the_overlapping_stages_keep_their_own_results(tmp_path, photos, model_folder, capsys):
+    from hfcolor import Colorizer
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    sources = [photos[i % len(photos)].rotate(90 * (i // len(photos)), expand=True) for i in range(7)]
+    for index, source in enumerate(sources):
+        source.save(inputs / f"p{index}.png")
+    (inputs / "p3.png").write_bytes(b"not a png")  # a failure in the middle of the stream
+    assert main(["colorize", str(inputs), "-o", str(tmp_path / "out"), "-m", str(model_folder), "--threads", "1"]) == 1
+    output = capsys.readouterr().out
+    assert "6 colorized and written" in output and "images/s" in output
+    colorizer = Colorizer.from_pretrained(str(model_folder))
+    for index, source in enumerate(sources):
+        if index != 3:
+            expected = colorizer(source)
+            assert (Image.open(tmp_path / "out" / f"p{index}.png").tobytes()) == expected.tobytes()
+    assert not (tmp_path / "out" / "p3.png").exists()
+
+
+def test_a_failed_write_is_counted_and_the_rest_are_written(tmp_path, photos, model_folder, capsys, monkeypatch):
+    import hfcolor.image_io
+
+    real_save = hfcolor.image_io.save_image
+
+    def save_except_b(image, path, *args, **kwargs):
+        if Path(path).stem == "b":
+            raise OSError("disk full")
+        return real_save(image, path, *args, **kwargs)
+
+    monkeypatch.setattr(hfcolor.image_io, "save_image", save_except_b)
+    for name, image in zip("abc", photos):
+        image.save(tmp_path / f"{name}.png")
+    inputs = [str(tmp_path / f"{name}.png") for name in "abc"]
+    assert main(["colorize", *inputs, "-o", str(tmp_path / "out"), "-m", str(model_folder)]) == 1
+    captured = capsys.readouterr()
+    assert "2 colorized and written" in captured.out and "1 failed" in captured.out
+    assert "b.png's result: disk full" in captured.err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "c.png"]
+
+
+@pytest.mark.parametrize("threads", ["0", "-2", "two"])
+def test_threads_must_be_a_positive_count(tmp_path, model_folder, threads, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["colorize", str(tmp_path), "-o", str(tmp_path / "out"), "-m", str(model_folder), "--threads", threads])
+    assert exit_info.value.code == 2 and "--threads" in capsys.readouterr().err

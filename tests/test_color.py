@@ -148,6 +148,7 @@ def test_uniform_bins_real_range_and_soft_encoding():
 
 
 def test_gamut_grid_is_restricted_and_decodes():
+    torch.manual_seed(0)  # unseeded, a colour exactly between two centres made mode and annealed mean differ
     bins = color.GamutABBins()
     assert 250 < bins.num_classes < 330  # Zhang et al. report 313 in-gamut cells of size 10
     assert bins.centers.abs().max() < 110

@@ -1,15 +1,18 @@
 import json
+import os
+import subprocess
+import sys
+import warnings
+from unittest.mock import ANY as ANY_TEXT
 
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
-from hfcolor import CheckpointError, Colorizer, create_model, load_model
+from hfcolor import CheckpointError, Colorizer, create_model, hardware, load_model
 from hfcolor.color import rgb_to_lab
 from hfcolor.image_io import image_to_tensor
-from hfcolor.pipeline import _resize_rows
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +52,6 @@ def test_batches_keep_order(unet, photos):
     assert isinstance(together, list) and len(together) == len(photos)
     for image, result in zip(photos, together):
         assert np.array_equal(np.asarray(result), np.asarray(colorizer(image)))
-
-
-@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
-def test_striped_upsampling_equals_whole_image_resize(mode):
-    ab = torch.randn(1, 2, 8, 8)
-    whole = F.interpolate(ab, size=(50, 70), mode=mode, align_corners=False)
-    stripes = torch.cat([_resize_rows(ab, 50, 70, top, min(16, 50 - top), mode) for top in range(0, 50, 16)], dim=2)
-    assert torch.allclose(whole, stripes, atol=1e-5)
 
 
 def test_saved_model_reloads_with_identical_colorizations(unet, photo, tmp_path):
@@ -129,9 +124,14 @@ def test_option_checks(unet):
         Colorizer(unet, device="cpu", dtype=torch.float16)
 
 
-def test_bfloat16_autocast_on_cpu(unet, photo):
-    result = Colorizer(unet, device="cpu", dtype=torch.bfloat16)(photo)
+@pytest.mark.parametrize("native", [True, False])
+def test_bfloat16_autocast_on_cpu_warns_where_it_is_emulated(unet, photo, monkeypatch, native):
+    monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: native)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = Colorizer(unet, device="cpu", dtype=torch.bfloat16)(photo)
     assert result.size == photo.size
+    assert [str(w.message) for w in caught if "bfloat16" in str(w.message)] == ([] if native else [ANY_TEXT])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")
@@ -155,3 +155,19 @@ def test_colorizer_says_what_it_takes_when_given_something_else(not_an_image):
     colorizer = Colorizer(create_model("resnet18_gray.seed000", tiny=True))
     with pytest.raises(TypeError, match="cannot read an image from .*: pass a path, bytes"):
         colorizer(not_an_image)
+
+
+@pytest.mark.parametrize("level", [0, 255])
+def test_black_and_white_photos_stay_black_and_white(unet, level):
+    """At L* 0 and 100 every colour is out of gamut: the worst case of a gamut fit, still exact."""
+    image = Image.new("RGB", (300, 200), (level, level, level))
+    assert np.array_equal(np.asarray(Colorizer(unet)(image)), np.asarray(image))
+
+
+def test_importing_hfcolor_asks_openmp_not_to_spin_unless_told_otherwise():
+    check = "import os, hfcolor; print(os.environ['OMP_WAIT_POLICY'])"
+    environment = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    run = [sys.executable, "-c", check]
+    assert subprocess.run(run, check=True, env=environment, capture_output=True, text=True).stdout.strip() == "PASSIVE"
+    environment["OMP_WAIT_POLICY"] = "ACTIVE"
+    assert subprocess.run(run, check=True, env=environment, capture_output=True, text=True).stdout.strip() == "ACTIVE"

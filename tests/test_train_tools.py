@@ -3,11 +3,12 @@
 import argparse
 import json
 import shutil
+import sys
 
 import pytest
 import torch
 import yaml
-from conftest import load_script, needs_inception
+from conftest import ROOT, load_script, needs_inception
 from PIL import Image
 from safetensors import safe_open
 
@@ -85,15 +86,19 @@ def shipping(tmp_path, monkeypatch):
     return ship_weights
 
 
-def test_ship_weights_writes_fp16_model_and_card_that_evaluation_reproduces(shipping, photo_folder, tmp_path):
-    run = tmp_path / "run"
-    train = load_script("train_scripts/train.py")
-    train.main(
+def train_one_step(run, photo_folder, *options: str):
+    """A trainer run of pix2pix_unet.seed004_small at its real size (or ``--tiny``), one step at 64 px."""
+    load_script("train_scripts/train.py").main(
         ["--model", "pix2pix_unet.seed004_small", "--loss", "l1", "--max_train_steps", "1", "--resolution", "64"]
         + ["--train_data", str(photo_folder), "--validation_split", "train", "--train_batch_size", "2"]
         + ["--dataloader_num_workers", "0", "--num_validation_images", "2", "--report_to", "none"]
-        + ["--output_dir", str(run)]
+        + ["--output_dir", str(run), *options]
     )
+    return run
+
+
+def test_ship_weights_writes_fp16_model_and_card_that_evaluation_reproduces(shipping, photo_folder, tmp_path):
+    run = train_one_step(tmp_path / "run", photo_folder)
     code = shipping.main(
         [str(run), "pix2pix_unet.seed004_small", "--data", str(photo_folder), "--split", "train"]
         + ["--notes", "- Muted colours.", "--before", "a CPU run of the same recipe."]
@@ -111,13 +116,29 @@ def test_ship_weights_writes_fp16_model_and_card_that_evaluation_reproduces(ship
     assert (folder / "comparison.jpg").stat().st_size > 1_000
 
 
+def test_refresh_cards_rescores_a_shipped_card_and_says_what_changed(shipping, photo_folder, tmp_path, monkeypatch):
+    run = train_one_step(tmp_path / "run", photo_folder)
+    ship = [str(run), "pix2pix_unet.seed004_small", "--data", str(photo_folder), "--split", "train", "--notes", "-"]
+    assert shipping.main(ship) == 0
+    card = tmp_path / "shipped" / "pix2pix_unet.seed004_small" / "README.md"
+    shipped = card.read_text()
+    row = next(line for line in shipped.splitlines() if line.startswith("| `pix2pix_unet.seed004_small` |"))
+    cells = row.split(" | ")
+    tampered = " | ".join([*cells[:2], "99.99", *cells[3:]])  # the PSNR column
+    card.write_text(shipped.replace(row, tampered))
+
+    monkeypatch.syspath_prepend(str(ROOT / "train_scripts"))
+    monkeypatch.setitem(sys.modules, "ship_weights", shipping)  # the copy that writes into tmp_path
+    refresh_cards = load_script("train_scripts/refresh_cards.py")
+    changes = refresh_cards.refresh("pix2pix_unet.seed004_small", str(photo_folder), str(photo_folder.parent))
+    assert changes == [f"- {tampered}\n+ {row}"]
+    refreshed = card.read_text()
+    assert row in refreshed and str(photo_folder) not in refreshed and f"DATA/{photo_folder.name}" in refreshed
+    assert refreshed.count("`DATA` stands for") == 1 and "(comparison.jpg)\n\n## Known failure modes" in refreshed
+
+
 def test_ship_weights_refuses_a_run_of_another_recipe(shipping, photo_folder, tmp_path, capsys):
-    run = tmp_path / "run"
-    load_script("train_scripts/train.py").main(
-        ["--tiny", "--model", "pix2pix_unet.seed004_small", "--max_train_steps", "1", "--train_data", str(photo_folder)]
-        + ["--validation_split", "train", "--train_batch_size", "2", "--dataloader_num_workers", "0"]
-        + ["--num_validation_images", "2", "--report_to", "none", "--output_dir", str(run)]
-    )
+    run = train_one_step(tmp_path / "run", photo_folder, "--tiny")
     code = shipping.main([str(run), "pix2pix_unet.seed004_small", "--data", str(photo_folder), "--notes", "-"])
     assert code == 2 and "not a model of recipe" in capsys.readouterr().err
     assert not (tmp_path / "shipped" / "pix2pix_unet.seed004_small").exists()

@@ -27,6 +27,11 @@ from hfcolor.models.registry import SHIPPED_WEIGHTS
 
 # Shipped weights stay small: the package carries all of them.
 MAX_TOTAL_MIB = 60
+DATA_NOTE = (
+    "\n\n`DATA` stands for a folder of datasets in Hub layout (a card and parquet files), such as a local copy"
+    " of a Hub dataset; `DATA/photos` is the `photos` set: 3,950 train and 207 validation photos of scenes,"
+    " objects and people (ADE20K, ImageNet, BSDS500, COCO), shorter side 256 px."
+)
 
 
 def training_record(run: Path, before: str | None = None) -> list[str]:
@@ -60,6 +65,37 @@ def training_record(run: Path, before: str | None = None) -> list[str]:
     ]
 
 
+def evaluation_section(name: str, data: str, split: str, vividness: list[float]) -> str:
+    """The card's "## Evaluation" section for the shipped copy of ``name``, scored now by the protocol
+    exactly as users load it; its comparison.jpg is written beside the weights."""
+    evaluation = evaluate_source([name], data, split, protocol=Protocol(), grid_rows=4, vividness=vividness)
+    # JPEG keeps the picture a few tens of kB; the numbers go into the card.
+    evaluation.grid(tile=96).save(SHIPPED_WEIGHTS / name / "comparison.jpg", quality=85)
+    scores = evaluation.to_dict()["models"]
+    gray_scores = scores.pop(GRAY)["scores"]
+    table = evaluation.markdown().split("\n", 2)[2]  # without the "# hfcolor evaluation" title
+    summaries = [
+        f"- `{row}`: PSNR {row_scores['scores']['psnr'] - gray_scores['psnr']:+.2f} dB against the gray baseline; "
+        f"colourfulness {row_scores['scores']['colorfulness'] / row_scores['scores']['colorfulness_true']:.0%} "
+        "of the truth's."
+        for row, row_scores in scores.items()
+    ]
+    settings = " --vividness " + " ".join(f"{v:g}" for v in vividness) if vividness else ""
+    section = "\n".join(
+        [
+            "## Evaluation",
+            "",
+            f"Reproduce: `hfcolor evaluate --models {name} --data {data} --split {split}{settings}`",
+            "",
+            table,
+            *summaries,
+            "",
+            "![input, this model and the truth on four validation photos](comparison.jpg)",
+        ]
+    )
+    return section
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path, help="trainer output folder")
@@ -70,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before", help="Markdown: what the run started from (staged or continued training)")
     parser.add_argument(
         "--vividness", nargs="+", type=float, default=(), help="score a model that offers it at each of these settings"
+    )
+    parser.add_argument(
+        "--data_root", help="the folder of datasets, written DATA in the card (paths mean nothing elsewhere)"
     )
     args = parser.parse_args(argv)
 
@@ -83,21 +122,6 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(folder, ignore_errors=True)
     model.to(torch.float16).save_pretrained(folder)
 
-    evaluation = evaluate_source(
-        [args.name], args.data, args.split, protocol=Protocol(), grid_rows=4, vividness=args.vividness
-    )
-    # JPEG keeps the picture a few tens of kB; the numbers go into the card.
-    evaluation.grid(tile=96).save(folder / "comparison.jpg", quality=85)
-    scores = evaluation.to_dict()["models"]
-    gray_scores = scores.pop(GRAY)["scores"]
-    table = evaluation.markdown().split("\n", 2)[2]  # without the "# hfcolor evaluation" title
-    summaries = [
-        f"- `{row}`: PSNR {row_scores['scores']['psnr'] - gray_scores['psnr']:+.2f} dB against the gray baseline; "
-        f"colourfulness {row_scores['scores']['colorfulness'] / row_scores['scores']['colorfulness_true']:.0%} "
-        "of the truth's."
-        for row, row_scores in scores.items()
-    ]
-    settings = " --vividness " + " ".join(f"{v:g}" for v in args.vividness) if args.vividness else ""
     strength = (
         [
             "",
@@ -117,20 +141,15 @@ def main(argv: list[str] | None = None) -> int:
             *training_record(args.run, args.before),
             *strength,
             "",
-            "## Evaluation",
-            "",
-            f"Reproduce: `hfcolor evaluate --models {args.name} --data {args.data} --split {args.split}{settings}`",
-            "",
-            table,
-            *summaries,
-            "",
-            "![input, this model and the truth on four validation photos](comparison.jpg)",
+            evaluation_section(args.name, args.data, args.split, args.vividness),
             "",
             "## Known failure modes",
             "",
             args.notes,
         ]
     )
+    if args.data_root:
+        details = details.replace(args.data_root.rstrip("/"), "DATA") + DATA_NOTE
     # save_pretrained never overwrites a card: the first one, written before these numbers, is replaced here.
     model.generate_model_card(details=details, repo_id=args.name, model_name=args.name).save(folder / "README.md")
     total = sum(f.stat().st_size for f in SHIPPED_WEIGHTS.rglob("*") if f.is_file()) / 2**20

@@ -20,12 +20,16 @@ import contextlib
 import json
 import logging
 import math
+import os
 import re
 import shutil
 import signal
 import sys
 import time
 from pathlib import Path
+
+# Before torch loads OpenMP: idle threads that spin slow everything else on the machine (hfcolor.hardware).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 import torch
@@ -45,6 +49,7 @@ from hfcolor.data import (
     load_images,
     stop_signals_blocked,
 )
+from hfcolor.hardware import warn_if_bfloat16_is_emulated
 from hfcolor.hub import hub_unreachable_reason
 from hfcolor.metrics import score
 from hfcolor.models import RECIPES
@@ -504,6 +509,7 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
         log_with=None if args.report_to == "none" else args.report_to,
         project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
     )
+    warn_if_bfloat16_is_emulated(accelerator.device, torch.bfloat16 if args.mixed_precision == "bf16" else None)
     set_seed(args.seed)
     model, discriminator = build_models(args, accelerator)
     # Precomputed embeddings stand in for a frozen classifier only; a trained one must see every crop.
