@@ -99,12 +99,13 @@ def colorize_command(args) -> int:
 def _colorize_files(colorizer, todo: list[tuple[Path, Path]], max_pixels: int | None) -> tuple[int, int]:
     """Colorize each (input, output) pair; returns (written, failed).
 
-    Three stages overlap: one thread decodes the next photos while the model and the colour merge
-    run here on a batch, and another encodes and writes the previous results (PIL and zlib release
-    the GIL). Batches hold up to ``_BATCH_PHOTOS`` photos and ``_BATCH_PIXELS`` pixels, and only a
+    Three stages overlap: one thread decodes the next photos while the model runs here on a batch,
+    and another merges the colour into the previous results, encodes and writes them (OpenCV, PIL
+    and zlib release the GIL). Batches hold up to ``_BATCH_PHOTOS`` photos and ``_BATCH_PIXELS`` pixels, and only a
     batch or so waits on either side, so memory stays bounded on a folder of any size.
     """
     from .image_io import save_image
+    from .pipeline import merge
 
     written = failures = 0
     writes: deque = deque()
@@ -118,10 +119,13 @@ def _colorize_files(colorizer, todo: list[tuple[Path, Path]], max_pixels: int | 
             failures += 1
             tqdm.write(f"hfcolor: could not write {path}'s result: {error}", file=sys.stderr)
 
+    def merge_and_save(lightness, ab, target) -> None:
+        save_image(merge(lightness, ab, colorizer.upsampling), target)
+
     def colorize(batch, bar) -> None:
-        colorized = colorizer.colorize_images([image for _, _, image in batch])
-        for (path, target, _), result in zip(batch, colorized):
-            writes.append((path, writer.submit(save_image, result, target)))
+        predictions = colorizer.predict([image for _, _, image in batch])
+        for (path, target, _), (lightness, ab) in zip(batch, predictions):
+            writes.append((path, writer.submit(merge_and_save, lightness, ab, target)))
         while len(writes) > _BATCH_PHOTOS or (writes and writes[0][1].done()):
             finish_write(*writes.popleft())
         bar.update(len(batch))

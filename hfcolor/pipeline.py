@@ -85,14 +85,18 @@ class Colorizer:
 
     colorize = __call__
 
-    @torch.inference_mode()
     def colorize_images(self, images: Iterable[Image.Image]) -> list[Image.Image]:
         """Colorize already-loaded RGB PIL images as one batch."""
+        return [merge(lum, chroma, self.upsampling) for lum, chroma in self.predict(images)]
+
+    @torch.inference_mode()
+    def predict(self, images: Iterable[Image.Image]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Everything but the merge, as one batch: each image's full-resolution L* (1, H, W) and the
+        model's normalised a*b* (2, h, w), for :func:`merge` (which the CLI runs on another thread)."""
         lightness = [image_lightness(image) for image in images]
         with self._autocast():
             ab = self.model.predict_ab(model_input(lightness, self.model.input_size).to(self.device), **self.options)
-        ab = ab.float().cpu()
-        return [merge(lum, chroma, self.upsampling) for lum, chroma in zip(lightness, ab)]
+        return list(zip(lightness, ab.float().cpu()))
 
     def _autocast(self):
         if self.dtype in (torch.float16, torch.bfloat16):
