@@ -101,8 +101,8 @@ def _colorize_files(colorizer, todo: list[tuple[Path, Path]], max_pixels: int | 
 
     Three stages overlap: one thread decodes the next photos while the model runs here on a batch,
     and another merges the colour into the previous results, encodes and writes them (OpenCV, PIL
-    and zlib release the GIL). Batches hold up to ``_BATCH_PHOTOS`` photos and ``_BATCH_PIXELS`` pixels, and only a
-    batch or so waits on either side, so memory stays bounded on a folder of any size.
+    and zlib release the GIL). Batches hold up to ``_BATCH_PHOTOS`` photos and ``_BATCH_PIXELS``
+    pixels, and only a batch or so waits on either side, so memory stays bounded on any folder.
     """
     from .image_io import save_image
     from .pipeline import merge
@@ -129,7 +129,6 @@ def _colorize_files(colorizer, todo: list[tuple[Path, Path]], max_pixels: int | 
         while len(writes) > _BATCH_PHOTOS or (writes and writes[0][1].done()):
             finish_write(*writes.popleft())
         bar.update(len(batch))
-        batch.clear()
 
     with (
         ThreadPoolExecutor(1, thread_name_prefix="hfcolor-read") as reader,
@@ -147,6 +146,7 @@ def _colorize_files(colorizer, todo: list[tuple[Path, Path]], max_pixels: int | 
             pixels = sum(image.width * image.height for _, _, image in batch)
             if len(batch) == _BATCH_PHOTOS or pixels >= _BATCH_PIXELS:
                 colorize(batch, bar)
+                batch = []
         if batch:
             colorize(batch, bar)
         while writes:
