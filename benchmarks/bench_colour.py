@@ -71,7 +71,7 @@ def stages(model: str, width: int, height: int, threads: int, runs: int) -> dict
     from hfcolor import photo_color
     from hfcolor.color import AB_SCALE
     from hfcolor.hardware import set_threads
-    from hfcolor.pipeline import model_input
+    from hfcolor.pipelines import model_input
 
     set_threads(threads)
     col = colorizer(model)
@@ -161,7 +161,7 @@ def end_to_end(model: str, runs: int) -> dict:
 
 
 def precision(model: str, runs: int) -> dict[str, float]:
-    from hfcolor.pipeline import model_input
+    from hfcolor.pipelines import model_input
 
     col = colorizer(model)
     batch = model_input([torch.full((1, 256, 256), 50.0)] * 4, col.model.input_size)
@@ -187,7 +187,7 @@ WAIT_POLICIES = {
 
 def forward(model: str, runs: int) -> dict[str, float]:
     """The model's forward pass on one photo's input, at 1 and at 2 threads."""
-    from hfcolor.pipeline import model_input
+    from hfcolor.pipelines import model_input
 
     col = colorizer(model)
     batch = model_input([torch.full((1, 512, 512), 50.0)], col.model.input_size)

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     model = load_model(args.model)
-    if not model.takes_embedding:
+    if "embedding" not in model.conditions:
         parser.error(f"{args.model} is a {model.family} model, which takes no image embedding")
     swapped = f"{args.model} + another photo's embedding"
     evaluation = evaluate_source(

@@ -41,7 +41,11 @@ from skimage import data as skimage_data
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-TINY_MODELS = ("bins_cnn.l2", "pix2pix_unet.seed003")
+# Test-size configs (a few thousand weights, as in tests/conftest.py): the load then measures the queue.
+TINY_MODELS = {
+    "bins_cnn.l2": {"widths": [4, 8, 4], "image_size": 32},
+    "pix2pix_unet.seed003": {"base_channels": 4, "num_downs": 4, "image_size": 32},
+}
 
 
 def hostile_uploads(folder: Path) -> dict[Path, str]:
@@ -129,12 +133,12 @@ def start_space(tiny: bool, folder: Path) -> tuple[object, str]:
     spec = importlib.util.spec_from_file_location("hfcolor_space_app", ROOT / "space" / "app.py")
     space = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(space)
-    store = space.ModelStore.from_env()
+    store = space.store_from_env()
     if tiny or not store.names:
         from hfcolor import create_model
 
-        for name in TINY_MODELS:
-            create_model(name, tiny=True).save_pretrained(folder / name)
+        for name, config in TINY_MODELS.items():
+            create_model(name, pretrained_parts=False, **config).save_pretrained(folder / name)
         store = space.ModelStore.discover(list(TINY_MODELS), weights_dir=folder)
     store.load_all()
     demo = space.build_demo(store, examples_dir=folder / "examples")

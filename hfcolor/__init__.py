@@ -8,7 +8,7 @@ if "torch" not in sys.modules:  # OpenMP reads it once, when torch loads (see hf
 
 from .image_io import ImageReadError, load_image, save_image
 from .models import DEFAULT_MODEL, CheckpointError, ColorizationModel, create_model, load_model
-from .pipeline import Colorizer, colorize
+from .pipelines import Colorizer, colorize
 
 __version__ = "0.1.0"
 

@@ -1,11 +1,11 @@
-"""Size, speed and memory of the registry's models: ``hfcolor bench``.
+"""Size, speed and memory of models: ``hfcolor bench``.
 
 For each registry entry, built at its real size with random weights (speed does not depend on
-what the weights learned):
+what the weights learned), or each saved model folder given instead:
 
 * parameters, and the weights' size in fp16;
 * CPU forward latency for one image at 256x256, or at the only size a fixed-size model takes;
-* for colorizers, end-to-end :class:`~hfcolor.pipeline.Colorizer` latency on a 512x512 and a
+* for colorizers, end-to-end :class:`~hfcolor.pipelines.Colorizer` latency on a 512x512 and a
   4000x3000 photo, with the process's peak RSS after each;
 * with CUDA, throughput in images/s at the model's own size, fp32 and bf16 autocast.
 
@@ -45,23 +45,22 @@ def peak_rss_mib() -> float:
 
 def measure(
     name: str,
-    tiny: bool = False,
     forward_size: int = 256,
     photos: list[tuple[int, int]] = ((512, 512), (4000, 3000)),
     runs: int = 3,
     large_runs: int = 1,
     gpu_batch: int = 16,
 ) -> dict:
-    """Every measurement of one registry model; meant to run in a process of its own."""
+    """Every measurement of one registry model or saved folder; meant to run in a process of its own."""
     import numpy as np
     import torch
     from PIL import Image
 
-    from .models import ColorizationModel, create_model
-    from .pipeline import Colorizer
+    from .models import RECIPES, ColorizationModel, create_model, load_model
+    from .pipelines import Colorizer
 
     torch.manual_seed(0)
-    model = create_model(name, tiny=tiny).eval()
+    model = (create_model(name, pretrained_parts=False) if name in RECIPES else load_model(name)).eval()
     weights = model.state_dict().values()
     size = model.input_size if model.fixed_size else forward_size
     row = {
@@ -113,9 +112,9 @@ def run_bench(models: list[str] | None = None, **settings) -> list[dict]:
     from .models import RECIPES
 
     names = models or sorted(RECIPES)
-    unknown = [name for name in names if name not in RECIPES]
+    unknown = [name for name in names if name not in RECIPES and not os.path.isdir(name)]
     if unknown:
-        raise KeyError(f"not registry models: {', '.join(unknown)} (see `hfcolor models`)")
+        raise KeyError(f"neither registry models nor model folders: {', '.join(unknown)} (see `hfcolor models`)")
     rows = []
     for index, name in enumerate(names, 1):
         print(f"[{index}/{len(names)}] {name} ...", end=" ", flush=True, file=sys.stderr)

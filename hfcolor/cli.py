@@ -59,7 +59,7 @@ def _plan(jobs: list[tuple[Path, Path]], output: Path, suffix: str) -> tuple[lis
 def colorize_command(args) -> int:
     from .hardware import set_threads
     from .models import CheckpointError
-    from .pipeline import Colorizer
+    from .pipelines import Colorizer
 
     jobs = _collect(args.inputs, args.recursive)
     if not jobs:
@@ -78,7 +78,11 @@ def colorize_command(args) -> int:
         set_threads(args.threads)
     try:
         colorizer = Colorizer.from_pretrained(
-            args.model, device=args.device, max_pixels=args.max_pixels, vividness=args.vividness
+            args.model,
+            device=args.device,
+            max_pixels=args.max_pixels,
+            vividness=args.vividness,
+            num_inference_steps=args.steps,
         )
     except (CheckpointError, OSError, ValueError, ImportError) as error:
         print(f"hfcolor: cannot load model {args.model!r}: {error}", file=sys.stderr)
@@ -88,7 +92,7 @@ def colorize_command(args) -> int:
     todo = [(path, target) for path, target in plan if args.overwrite or not target.exists()]
     kept = len(plan) - len(todo)
     start = time.perf_counter()
-    written, failures = _colorize_files(colorizer, todo, args.max_pixels)
+    written, failures = _colorize_files(colorizer, todo, args.max_pixels, args.seed)
     seconds = time.perf_counter() - start
     existing = f", {kept} kept as they were (already in {args.output}; --overwrite replaces them)" if kept else ""
     speed = f" in {seconds:.1f} s ({written / seconds:.2f} images/s)" if written else ""
@@ -96,8 +100,10 @@ def colorize_command(args) -> int:
     return 1 if failures else 0
 
 
-def _colorize_files(colorizer, todo: list[tuple[Path, Path]], max_pixels: int | None) -> tuple[int, int]:
-    """Colorize each (input, output) pair; returns (written, failed).
+def _colorize_files(
+    colorizer, todo: list[tuple[Path, Path]], max_pixels: int | None, seed: int | None = None
+) -> tuple[int, int]:
+    """Colorize each (input, output) pair; returns (written, failed). ``seed``: see ``--seed``.
 
     Three stages overlap: one thread decodes the next photos while the model runs here on a batch,
     and another merges the colour into the previous results, encodes and writes them (OpenCV, PIL
@@ -105,7 +111,7 @@ def _colorize_files(colorizer, todo: list[tuple[Path, Path]], max_pixels: int | 
     pixels, and only a batch or so waits on either side, so memory stays bounded on any folder.
     """
     from .image_io import save_image
-    from .pipeline import merge
+    from .pipelines import merge
 
     written = failures = 0
     writes: deque = deque()
@@ -123,7 +129,7 @@ def _colorize_files(colorizer, todo: list[tuple[Path, Path]], max_pixels: int | 
         save_image(merge(lightness, ab, colorizer.upsampling), target)
 
     def colorize(batch, bar) -> None:
-        predictions = colorizer.predict([image for _, _, image in batch])
+        predictions = colorizer.predict([image for _, _, image in batch], seed=seed)
         for (path, target, _), (lightness, ab) in zip(batch, predictions):
             writes.append((path, writer.submit(merge_and_save, lightness, ab, target)))
         while len(writes) > _BATCH_PHOTOS or (writes and writes[0][1].done()):
@@ -225,7 +231,6 @@ def bench_command(args) -> int:
     try:
         rows = run_bench(
             args.models,
-            tiny=args.tiny,
             forward_size=args.forward_size,
             photos=photos,
             runs=args.runs,
@@ -269,6 +274,18 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="0 (most accurate) to 1 (most colourful), for models that offer it",
     )
+    colorize.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=None,
+        help="sampling steps, for models that sample (default: the model's)",
+    )
+    colorize.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="for models that sample: every photo draws its colours from this seed, so a rerun repeats them",
+    )
     colorize.add_argument("--format", choices=("png", "jpg"), default="png", help="output format (default png)")
     colorize.add_argument("--recursive", action="store_true", help="also look into sub-folders")
     colorize.add_argument("--overwrite", action="store_true", help="replace outputs that already exist (never inputs)")
@@ -309,13 +326,17 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.set_defaults(run=evaluate_command)
 
     bench = commands.add_parser("bench", help="parameters, speed and memory of the registry's models")
-    bench.add_argument("--models", nargs="+", default=None, help="registry names (default: every entry)")
+    bench.add_argument(
+        "--models",
+        nargs="+",
+        default=None,
+        help="registry names or saved model folders (default: every registry entry)",
+    )
     bench.add_argument("--runs", type=int, default=3, help="timed runs per measurement (default 3)")
     bench.add_argument("--large-runs", type=int, default=1, help="timed runs for photos over 4 MP (default 1)")
     bench.add_argument("--forward-size", type=int, default=256, help="forward pass size (default 256)")
     bench.add_argument("--photos", nargs="*", default=["512x512", "4000x3000"], help="end-to-end photo sizes, WxH")
     bench.add_argument("--gpu-batch", type=int, default=16, help="batch for GPU throughput (default 16)")
-    bench.add_argument("--tiny", action="store_true", help="tiny test-size recipes, for a quick check")
     bench.add_argument("--json", default=None, help="also write the measurements to this file")
     bench.set_defaults(run=bench_command)
 

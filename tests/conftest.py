@@ -7,6 +7,12 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Under pytest-xdist (`-n 2`) the workers share the cores: each takes its share of OpenMP threads
+# (read when torch loads) instead of all of them, which would oversubscribe the machine.
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ.setdefault(
+        "OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    )
 
 import importlib.util
 import io
@@ -93,3 +99,87 @@ def load_script(relative_path: str):
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+# Test-size configs, by recipe name or else by family: a few thousand weights at 32-96 px, so that
+# every recipe builds, trains, saves and colorizes in well under a second. Kept here because they
+# are a test concern, not a recipe.
+_TINY_BINS_CNN = {"widths": [4, 8, 4], "image_size": 32}
+_TINY_DISCRIMINATOR = {"base_channels": 8, "image_size": 32}
+TINY = {
+    "bins_cnn": _TINY_BINS_CNN,
+    "bins_cnn_classifier": _TINY_BINS_CNN,
+    "bins_cnn_joint": _TINY_BINS_CNN,
+    "classic_unet": {"base_channels": 4, "depth": 3, "image_size": 32},
+    "conv_discriminator": {**_TINY_DISCRIMINATOR, "num_downs": 3},
+    "deep_koalarization.seed001": {
+        "base_channels": 4,
+        "embedding_dim": 16,
+        "embedding_width": 4,
+        "embedding_size": 64,
+        "imagenet_init": False,
+        "image_size": 32,
+    },
+    "deep_koalarization.seed001_inception_small": {"base_channels": 4, "image_size": 32},
+    "diffusion": {
+        "image_size": 32,
+        "block_out_channels": [8, 16],
+        "layers_per_block": 1,
+        "attention_levels": [False, True],
+        "attention_head_dim": 8,
+        "norm_num_groups": 4,
+        "num_inference_steps": 2,
+    },
+    "inception_colorizer": {"image_size": 96, "decoder_channels": [8, 8, 8], "lightness_channels": [4, 4, 4]},
+    "mlp_discriminator": _TINY_DISCRIMINATOR,
+    "patchgan": _TINY_DISCRIMINATOR,
+    "pix2pix_unet": {"base_channels": 4, "num_downs": 4, "image_size": 32},
+    "resnet18_gray": {"width": 8, "image_size": 32},
+    "resnet18_unet": {"width": 8, "image_size": 32},
+}
+
+
+def tiny_config(name: str) -> dict:
+    """The test-size overrides of a registered recipe."""
+    return TINY.get(name, TINY.get(name.partition(".")[0]))
+
+
+def tiny_model(name: str, pretrained_parts: bool = False, **overrides):
+    """A test-size model of a registered recipe; ImageNet parts start random unless a test fetches them."""
+    from hfcolor import create_model
+
+    return create_model(name, pretrained_parts=pretrained_parts, **{**tiny_config(name), **overrides})
+
+
+def lightness(batch: int = 2, size: int = 32):
+    """A seeded random L* tensor in [-1, 1], shaped (batch, 1, size, size)."""
+    import torch
+
+    torch.manual_seed(0)
+    return torch.rand(batch, 1, size, size) * 2 - 1
+
+
+@pytest.fixture()
+def fake_imagenet_checkpoint(tmp_path, monkeypatch):
+    """An RGB ResNet-18 checkpoint with the classifier, served by a patched ``hf_hub_download``."""
+    import huggingface_hub
+    import torch
+    from safetensors.torch import save_file
+
+    from hfcolor.models.resnet import ResNet18
+
+    torch.manual_seed(7)
+    weights = {key: value.contiguous() for key, value in ResNet18(in_channels=3).state_dict().items()}
+    for key, value in weights.items():
+        if value.is_floating_point():
+            weights[key] = torch.randn_like(value)  # unlike any fresh init, BatchNorm buffers included
+    path = tmp_path / "model.safetensors"
+    save_file(weights, str(path))
+    requested = []
+
+    def download(repo_id, filename, **kwargs):
+        requested.append((repo_id, filename))
+        return str(path)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    return weights, requested

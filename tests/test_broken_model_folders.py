@@ -6,8 +6,9 @@ import time
 
 import pytest
 import torch
+from conftest import tiny_model
 
-from hfcolor import CheckpointError, create_model, load_model
+from hfcolor import CheckpointError, load_model
 from hfcolor.cli import main as cli
 
 
@@ -15,7 +16,7 @@ from hfcolor.cli import main as cli
 def saved(tmp_path):
     torch.manual_seed(0)
     folder = tmp_path / "model"
-    create_model("resnet18_gray.seed000", tiny=True).save_pretrained(folder)
+    tiny_model("resnet18_gray.seed000").save_pretrained(folder)
     return folder
 
 

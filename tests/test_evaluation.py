@@ -4,22 +4,14 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import load_script, needs_inception, write_hub_dataset
+from conftest import load_script, needs_inception, tiny_model, write_hub_dataset
 from PIL import Image
-from scipy import linalg
 from skimage import color as skcolor
 
-from hfcolor import create_model, metrics
+from hfcolor import metrics
 from hfcolor.cli import main
 from hfcolor.color import AB_SCALE
-from hfcolor.evaluation import (
-    GRAY,
-    Protocol,
-    evaluate,
-    evaluate_source,
-    frechet_distance,
-    kernel_inception_distance,
-)
+from hfcolor.evaluation import GRAY, Protocol, evaluate, evaluate_source
 from hfcolor.models import ColorizationModel
 
 FAST = Protocol(image_size=32, fid_kid=False)
@@ -71,24 +63,6 @@ def test_a_known_shift_in_a_star_on_gray_truths():
         assert per_image["psnr"] == pytest.approx(metrics.psnr(expected, truth), abs=0.3)
 
 
-def test_frechet_distance_matches_the_matrix_square_root_formula():
-    rng = np.random.default_rng(0)
-    for n in (5, 40):  # fewer and more samples than dimensions
-        x, y = rng.normal(size=(n, 12)), rng.normal(0.5, 2.0, size=(n + 3, 12))
-        s1, s2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
-        reference = ((x.mean(0) - y.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real)
-        assert frechet_distance(x, y) == pytest.approx(reference, rel=1e-6)
-    assert frechet_distance(x, x) == pytest.approx(0, abs=1e-9)
-
-
-def test_kid_separates_distributions():
-    rng = np.random.default_rng(0)
-    x, same, other = rng.normal(size=(60, 8)), rng.normal(size=(60, 8)), rng.normal(1.0, size=(60, 8))
-    assert abs(kernel_inception_distance(x, same)[0]) < kernel_inception_distance(x, other)[0]
-    mean, std = kernel_inception_distance(x, other, subset_size=20, subsets=10)
-    assert mean > 0 and std > 0
-
-
 @needs_inception
 def test_fid_and_kid_with_the_shipped_inception(photos):
     evaluation = evaluate([], photos, Protocol(image_size=32), device="cpu", progress=False)
@@ -107,7 +81,7 @@ def test_evaluate_command_end_to_end(tmp_path, photo_folder, capsys):
     torch.manual_seed(0)
     models = []
     for name in ("pix2pix_unet.seed003", "bins_cnn_classifier.ce10"):
-        create_model(name, tiny=True).save_pretrained(tmp_path / name)
+        tiny_model(name).save_pretrained(tmp_path / name)
         models.append(str(tmp_path / name))
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -141,24 +115,12 @@ def test_evaluate_command_end_to_end(tmp_path, photo_folder, capsys):
     assert grid.size == (4 * 40, 16 + 4 * 40)
 
 
-def test_bench_smoke(capsys):
-    code = main(
-        ["bench", "--models", "pix2pix_unet.seed003", "patchgan.seed004", "--tiny"]
-        + ["--runs", "1", "--forward-size", "32", "--photos", "48x40"]
-    )
-    assert code == 0
-    out = capsys.readouterr().out
-    assert "| `pix2pix_unet.seed003` |" in out and "48x40 ms" in out
-    patchgan = next(line for line in out.splitlines() if line.startswith("| `patchgan.seed004` |"))
-    assert patchgan.endswith("| — | — |")  # a discriminator has no end-to-end colorization
-
-
-def test_seed_tables_score_what_exists_and_mark_what_does_not(tmp_path, photo_folder):
-    seed_tables = load_script("benchmarks/seed_tables.py")
-    create_model("pix2pix_unet.seed003", tiny=True).save_pretrained(tmp_path / "gan")
-    seed000 = {"GAN": str(tmp_path / "gan"), "CNN": "no_such_cnn"}
-    evaluation = evaluate_source(seed_tables.table_models(seed000), str(photo_folder), protocol=FAST)
-    tables = seed_tables.seed_tables(evaluation, seed000)
+def test_report_tables_score_what_exists_and_mark_what_does_not(tmp_path, photo_folder):
+    report_tables = load_script("benchmarks/report_tables.py")
+    tiny_model("pix2pix_unet.seed003").save_pretrained(tmp_path / "gan")
+    report000 = {"GAN": str(tmp_path / "gan"), "CNN": "no_such_cnn"}
+    evaluation = evaluate_source(report_tables.table_models(report000), str(photo_folder), protocol=FAST)
+    tables = report_tables.report_tables(evaluation, report000)
     gan_row = next(line for line in tables.splitlines() if line.startswith(f"| GAN `{tmp_path / 'gan'}`"))
     psnr = float(gan_row.split("|")[4])
     assert psnr == pytest.approx(evaluation.results[str(tmp_path / "gan")].mean()["psnr"], abs=0.01)
@@ -172,7 +134,7 @@ def test_seed_tables_score_what_exists_and_mark_what_does_not(tmp_path, photo_fo
 def test_koalarization_embedding_swap_scores_the_model_with_another_photos_embedding(tmp_path, photo_folder, capsys):
     ablation = load_script("benchmarks/koalarization_embedding.py")
     torch.manual_seed(0)
-    model = create_model("deep_koalarization.seed001_inception_small", tiny=True).eval()
+    model = tiny_model("deep_koalarization.seed001_inception_small").eval()
     with torch.no_grad():
         model.fusion[0].weight.mul_(50)  # an untrained model barely hears its embedding; make it loud
     model.save_pretrained(tmp_path / "koala")
@@ -182,7 +144,7 @@ def test_koalarization_embedding_swap_scores_the_model_with_another_photos_embed
     assert f"| `{tmp_path / 'koala'}` |" in out and "another photo's embedding` |" in out
     l1_change = float(out.split("another photo's embedding: PSNR")[1].split("a*b* L1")[1].split(",")[0])
     assert abs(l1_change) > 0.05  # the swapped embedding reached the decoder
-    create_model("pix2pix_unet.seed003", tiny=True).save_pretrained(tmp_path / "unet")
+    tiny_model("pix2pix_unet.seed003").save_pretrained(tmp_path / "unet")
     with pytest.raises(SystemExit):
         ablation.main(["--model", str(tmp_path / "unet"), *data])
     assert "takes no image embedding" in capsys.readouterr().err

@@ -2,6 +2,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import linalg
 
 from hfcolor import metrics
 
@@ -69,3 +70,35 @@ def test_shape_checks():
         metrics.psnr(constant((0, 0, 0), (4, 4)), constant((0, 0, 0), (4, 5)))
     with pytest.raises(ValueError, match="uint8 RGB"):
         metrics.psnr(np.zeros((4, 4, 3)), np.zeros((4, 4, 3)))
+
+
+def test_frechet_distance_matches_the_matrix_square_root_formula():
+    rng = np.random.default_rng(0)
+    for n in (5, 40):  # fewer and more samples than dimensions
+        x, y = rng.normal(size=(n, 12)), rng.normal(0.5, 2.0, size=(n + 3, 12))
+        s1, s2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+        reference = ((x.mean(0) - y.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real)
+        assert metrics.frechet_distance(x, y) == pytest.approx(reference, rel=1e-6)
+    assert metrics.frechet_distance(x, x) == pytest.approx(0, abs=1e-9)
+
+
+def test_kid_separates_distributions():
+    rng = np.random.default_rng(0)
+    x, same, other = rng.normal(size=(60, 8)), rng.normal(size=(60, 8)), rng.normal(1.0, size=(60, 8))
+    assert abs(metrics.kernel_inception_distance(x, same)[0]) < metrics.kernel_inception_distance(x, other)[0]
+    mean, std = metrics.kernel_inception_distance(x, other, subset_size=20, subsets=10)
+    assert mean > 0 and std > 0
+
+
+def test_against_truth_scores_a_big_photo_reduced_and_a_tiny_one_without_ssim(photo):
+    big = photo.resize((3000, 2000))
+    blurred = big.resize((300, 200)).resize(big.size)
+    true_colour, (same, other), size = metrics.against_truth(big, [big, blurred], max_pixels=60_000)
+    assert size == (300, 200) and same["psnr"] == float("inf") and same["ssim"] == 1.0
+    assert 10 < other["psnr"] < 60 and other["ssim"] < 1 and true_colour == same["colorfulness"] > 0
+    _, (tiny,), size = metrics.against_truth(photo.resize((5, 4)), [photo.resize((5, 4))], max_pixels=60_000)
+    assert size == (5, 4) and tiny["ssim"] is None
+
+
+def test_is_gray_tells_a_colour_photo_from_its_gray_copy(photo):
+    assert not metrics.is_gray(photo) and metrics.is_gray(photo.convert("L")) and metrics.is_gray(photo.convert("LA"))

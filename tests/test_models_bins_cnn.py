@@ -1,9 +1,6 @@
-import os
-
-os.environ["HF_HUB_OFFLINE"] = "1"
-
 import pytest
 import torch
+from conftest import tiny_model
 from torch import nn
 
 import hfcolor
@@ -41,12 +38,12 @@ def test_fully_connected_head_output_at_64px_and_refusal_of_other_sizes():
 
 
 def test_conv_head_keeps_any_input_size():
-    model = create_model("bins_cnn_joint.rebalanced_conv", tiny=True)
+    model = tiny_model("bins_cnn_joint.rebalanced_conv")
     assert model(lightness(1, 24, 40)).shape == (1, model.quantizer.num_classes, 24, 40)
 
 
 def test_dropout_recipe_drops_after_every_batchnorm_and_baseline_has_three_convolutions():
-    body = list(create_model("bins_cnn.l2_dropout", tiny=True).network.body)
+    body = list(tiny_model("bins_cnn.l2_dropout").network.body)
     dropouts = [layer for layer in body if isinstance(layer, nn.Dropout)]
     assert len(dropouts) == 3 and all(d.p == 0.6 for d in dropouts)
     assert all(isinstance(body[body.index(d) - 1], nn.BatchNorm2d) for d in dropouts)
@@ -55,16 +52,16 @@ def test_dropout_recipe_drops_after_every_batchnorm_and_baseline_has_three_convo
     assert sum(isinstance(layer, nn.Conv2d) for layer in baseline.network.body) == 3
 
 
-def test_unknown_loss_or_decoding_is_refused():
-    with pytest.raises(ValueError, match="loss"):
-        BinsCNN(loss="l1")
+def test_unknown_decoding_is_refused_and_the_loss_is_the_recipes_not_the_networks():
+    with pytest.raises(TypeError, match="loss"):
+        BinsCNN(loss="l1")  # the trainer's recipe names the loss (one place), the network does not
     with pytest.raises(ValueError, match="decode"):
-        create_model("bins_cnn_classifier.ce10", tiny=True, decode="median")
+        tiny_model("bins_cnn_classifier.ce10", decode="median")
 
 
 @pytest.mark.parametrize("num_bins", [10, 30, 50])
 def test_classifier_logits_and_decoded_ab(num_bins):
-    model = create_model(f"bins_cnn_classifier.ce{num_bins}", tiny=True).eval()
+    model = tiny_model(f"bins_cnn_classifier.ce{num_bins}").eval()
     with torch.no_grad():
         assert model(lightness(2, 32)).shape == (2, 2 * num_bins, 32, 32)
         ab = model.predict_ab(lightness(2, 32))
@@ -73,7 +70,7 @@ def test_classifier_logits_and_decoded_ab(num_bins):
 
 
 def test_joint_rebalancing_weights_have_expected_value_1_and_survive_save_and_load(tmp_path):
-    model = create_model("bins_cnn_joint.rebalanced", tiny=True).eval()
+    model = tiny_model("bins_cnn_joint.rebalanced").eval()
     assert torch.equal(model.class_weights, torch.ones(model.quantizer.num_classes))
     greyish = torch.randn(4, 2, 16, 16, generator=torch.Generator().manual_seed(1)) * 0.1
     counts = model.count_classes(greyish)
@@ -97,13 +94,13 @@ def test_joint_rebalancing_weights_have_expected_value_1_and_survive_save_and_lo
 
 def test_annealed_mean_at_very_low_temperature_is_the_mode():
     torch.manual_seed(0)
-    annealed = create_model("bins_cnn_joint.rebalanced_conv", tiny=True, temperature=1e-5).eval()
+    annealed = tiny_model("bins_cnn_joint.rebalanced_conv", temperature=1e-5).eval()
     # A freshly initialised network is unsure: scaling its class scores up avoids near ties between
     # the two best classes, where the mode itself is ill-defined.
     with torch.no_grad():
         annealed.network.head.weight.mul_(100)
         annealed.network.head.bias.mul_(100)
-    mode = create_model("bins_cnn_joint.rebalanced_conv", tiny=True, decode="mode").eval()
+    mode = tiny_model("bins_cnn_joint.rebalanced_conv", decode="mode").eval()
     mode.load_state_dict(annealed.state_dict())
     with torch.no_grad():
         assert torch.allclose(annealed.predict_ab(lightness(1, 8)), mode.predict_ab(lightness(1, 8)), atol=1e-4)

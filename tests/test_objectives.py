@@ -2,8 +2,8 @@
 
 import pytest
 import torch
+from conftest import tiny_model
 
-from hfcolor import create_model
 from hfcolor.objectives import (
     AdversarialObjective,
     DiffusionObjective,
@@ -47,14 +47,14 @@ def test_supervised_regression_compares_the_output_with_ab():
 def test_rgb_models_are_compared_in_rgb():
     lightness, ab = torch.zeros(1, 1, 2, 2), torch.zeros(1, 2, 2, 2)  # L* = 50, gray
     assert torch.equal(target_for(Constant(None), lightness, ab), ab)  # an "ab" model: a*b* itself
-    rgb_model = create_model("classic_unet.seed001", tiny=True)
+    rgb_model = tiny_model("classic_unet.seed001")
     rgb_target = target_for(rgb_model, lightness, ab)
     assert rgb_target.shape == (1, 3, 2, 2)
     assert torch.allclose(rgb_target[:, 0], rgb_target[:, 1], atol=1e-5)  # neutral gray: R = G = B
 
 
 def test_classification_puts_low_loss_on_the_true_colour_and_rebalancing_weights_it():
-    model = create_model("bins_cnn_joint.rebalanced", tiny=True)
+    model = tiny_model("bins_cnn_joint.rebalanced")
     ab = torch.zeros(1, 2, 2, 2)  # gray pixels
     gray_class = model.quantizer.index(torch.zeros(1, 2, 1, 1)).item()
     confident = torch.full((1, model.quantizer.num_classes, 2, 2), -10.0)
@@ -95,7 +95,7 @@ def test_adversarial_losses_by_hand(kind):
 
 def test_diffusion_objective_is_the_noise_prediction_error():
     torch.manual_seed(0)
-    model = create_model("diffusion.small", tiny=True)
+    model = tiny_model("diffusion.small")
     lightness, ab = torch.rand(2, 1, 16, 16) * 2 - 1, torch.rand(2, 2, 16, 16) * 0.4 - 0.2
     loss = DiffusionObjective()(model, lightness, ab)
     assert loss.ndim == 0 and torch.isfinite(loss) and loss > 0
@@ -104,7 +104,7 @@ def test_diffusion_objective_is_the_noise_prediction_error():
 
 
 def test_a_model_that_predicts_the_noise_exactly_has_zero_diffusion_loss(monkeypatch):
-    model = create_model("diffusion.small", tiny=True)
+    model = tiny_model("diffusion.small")
     recorded = {}
 
     def randn_like(tensor):

@@ -5,14 +5,16 @@ tests need neither shipped weights nor network.
 """
 
 import os
+import shutil
 import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
+import gradio as gr
 import numpy as np
 import pytest
 import torch
-from conftest import load_script
+from conftest import load_script, tiny_model
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from huggingface_hub.repocard import metadata_load
@@ -20,8 +22,7 @@ from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 from skimage import data as skimage_data
 
-from hfcolor import create_model
-from hfcolor.models import RECIPES
+from hfcolor.models import FAMILIES, RECIPES
 from hfcolor.models.registry import SHIPPED_WEIGHTS
 
 # gradio's queue calls pandas in ways pandas 3 deprecates; nothing this project can act on.
@@ -46,8 +47,8 @@ def weights(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("space_weights")
     torch.manual_seed(0)
     for name in GOOD_MODELS:
-        create_model(name, tiny=True).save_pretrained(folder / name)
-    create_model("pix2pix_unet.seed003", tiny=True).save_pretrained(folder / BROKEN_MODEL)
+        tiny_model(name).save_pretrained(folder / name)
+    tiny_model("pix2pix_unet.seed003").save_pretrained(folder / BROKEN_MODEL)
     (folder / BROKEN_MODEL / "model.safetensors").write_bytes(b"not safetensors")
     return folder
 
@@ -132,7 +133,7 @@ def test_the_default_model_comes_first_and_alone_preselected(space, weights, tmp
     from hfcolor import DEFAULT_MODEL
 
     torch.manual_seed(0)
-    create_model(DEFAULT_MODEL, tiny=True).save_pretrained(tmp_path / DEFAULT_MODEL)
+    tiny_model(DEFAULT_MODEL).save_pretrained(tmp_path / DEFAULT_MODEL)
     store = space.ModelStore({"bins_cnn.l2": weights / "bins_cnn.l2", DEFAULT_MODEL: tmp_path / DEFAULT_MODEL}, {}, [])
     demo = space.build_demo(store, examples_dir=tmp_path / "examples")
     (models,) = [block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "models"]
@@ -162,6 +163,61 @@ def test_space_readme_declares_the_app_and_the_models_it_loads(space):
     assert not any(line.startswith("gradio") for line in requirements)
 
 
+# -- the steps of a request, alone ------------------------------------------------------------
+
+
+def test_the_app_names_no_model_family():
+    """Every model goes through the same code: what differs is read from the model (``stochastic``, ``options``)."""
+    source = (ROOT / "space" / "app.py").read_text().lower()
+    named = sorted(family for family in FAMILIES if family.lower() in source)
+    assert not named, f"space/app.py names model families {named}; decide from the model's flags instead"
+
+
+def test_store_tells_which_models_sample_before_loading_them(space, weights, tmp_path):
+    # A folder of no registered name is read from its config.json.
+    shutil.copytree(weights / "diffusion.base", tmp_path / "my_sampler")
+    shutil.copytree(weights / "bins_cnn.l2", tmp_path / "bins_cnn.l2")
+    store = space.ModelStore.discover(["my_sampler", "bins_cnn.l2"], weights_dir=tmp_path)
+    assert store.samples("my_sampler") and not store.samples("bins_cnn.l2")
+    assert {store.status(name) for name in ["my_sampler", "bins_cnn.l2"]} == {"not loaded yet"}
+    assert not space.ModelStore({}, {}, []).samples("no such model")
+
+
+def test_sampling_results_keep_their_colours_whatever_the_number_of_samples(space, store):
+    image = Image.fromarray(skimage_data.coffee()).convert("L").convert("RGB").resize((64, 40))
+    three, problems = space.colorize_all(store, ["bins_cnn.l2", "diffusion.base"], image, samples=3, steps=2, seed=7)
+    one, _ = space.colorize_all(store, ["diffusion.base"], image, samples=1, steps=2, seed=8)
+    labels = ["bins_cnn.l2", *(f"diffusion.base (seed {seed})" for seed in (7, 8, 9))]
+    assert [label for _, label, _ in three] == labels and not problems
+    pixels = {label: np.asarray(result) for _, label, result in three + one}
+    assert len(one) == 1 and np.array_equal(np.asarray(one[0][2]), pixels["diffusion.base (seed 8)"])
+    assert not np.array_equal(pixels["diffusion.base (seed 7)"], pixels["diffusion.base (seed 8)"])
+
+
+@pytest.mark.parametrize(
+    ("numbers", "message"),
+    [
+        ((0, 25, 0), "Samples must be between 1 and 4, not 0."),
+        ((1, "many", 0), "Steps must be a whole number, not &#x27;many&#x27;."),
+        ((1, 25, -1), "Seed must be between 0 and"),
+        ((1, 25, None), "Seed must be a whole number, not None."),
+    ],
+)
+def test_raw_numbers_are_checked(space, numbers, message):
+    with pytest.raises(gr.Error) as refused:
+        space.check_numbers(*numbers)
+    assert refused.value.message.startswith(message)
+    assert space.check_numbers(4, "100", 2**63 - 1) == [4, 100, 2**63 - 1]
+
+
+def test_scores_only_a_colour_photo(space, photo):
+    gray = photo.convert("L").convert("RGB")
+    assert space.score_rows(gray, [("m", "m", gray)]) == ([], "Against the ground truth", [])
+    rows, label, notes = space.score_rows(photo, [("m", "m seed", gray)])
+    assert [row[0] for row in rows] == ["ground truth", "m seed"] and label == "Against the ground truth"
+    assert rows[0][1:3] == [None, None] and 0 < rows[1][2] <= 1 and rows[1][3] == 0 and not notes
+
+
 # -- the API, as gradio_client sees it ----------------------------------------------------------
 
 
@@ -188,12 +244,13 @@ def test_api_scores_big_photos_reduced(space, client, colour_photo, monkeypatch)
     assert len(metrics["value"]["data"]) == 2
 
 
-def test_api_diffusion_samples_are_seeded(client, tmp_path):
+def test_api_sampling_models_label_results_by_seed(client, tmp_path):
     gray = tmp_path / "coffee_gray.png"
     Image.fromarray(skimage_data.coffee()).convert("L").resize((64, 40)).save(gray)
-    first = colorize(client, gray, ["diffusion.base"], samples=2, steps=2, seed=7)
+    first = colorize(client, gray, ["diffusion.base", "bins_cnn.l2"], samples=2, steps=2, seed=7)
     again = colorize(client, gray, ["diffusion.base"], samples=1, steps=2, seed=7)
-    assert {"diffusion.base (seed 7)", "diffusion.base (seed 8)"} <= set(first["gallery"])
+    assert {"diffusion.base (seed 7)", "diffusion.base (seed 8)", "bins_cnn.l2"} <= set(first["gallery"])
+    assert "2 of 2 models" in first["message"]  # a model that does not sample gives its one result
     assert first["metrics"]["visible"] is False  # a gray photo has no ground truth
     pixels = [np.asarray(Image.open(run["gallery"]["diffusion.base (seed 7)"])) for run in (first, again)]
     assert pixels[0].shape == (40, 64, 3) and np.array_equal(*pixels)
@@ -247,12 +304,12 @@ def test_browser_upload_choose_two_models_and_see_both(url, colour_photo, tmp_pa
             page.locator("#photo input[type=file]").set_input_files(str(colour_photo))
             page.locator("#photo img").first.wait_for()
             # gradio puts a group's elem_id on two nested elements; the outer one stands for both.
-            diffusion_controls = page.locator("#diffusion-controls").first
-            expect(diffusion_controls).to_be_visible()  # diffusion.base is preselected
+            sampling_controls = page.locator("#sampling-controls").first
+            expect(sampling_controls).to_be_visible()  # diffusion.base, a sampling model, is preselected
             for name in [*GOOD_MODELS, BROKEN_MODEL]:
                 box = page.get_by_label(name, exact=True)
                 box.check() if name in chosen else box.uncheck()
-            expect(diffusion_controls).to_be_hidden()
+            expect(sampling_controls).to_be_hidden()
             page.locator("#colorize").click()
             expect(page.locator("#message")).to_contain_text("2 of 2 models", timeout=30_000)
             captions = page.locator("#results .caption-label")

@@ -11,8 +11,14 @@ from pathlib import Path
 import datasets
 import pytest
 import torch
-from conftest import load_script, needs_inception
+import yaml
+from conftest import load_script, needs_inception, tiny_config
+from PIL import Image
 from safetensors.torch import load_file
+
+from hfcolor import load_model
+from hfcolor.data import DatasetPhotos
+from hfcolor.evaluation import Protocol, evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "train_scripts" / "configs").glob("*.yaml"))
@@ -21,9 +27,26 @@ TRAIN = ROOT / "train_scripts" / "train.py"
 train = load_script("train_scripts/train.py")
 
 
+def tiny(recipe: dict) -> list[str]:
+    """Overrides that shrink a recipe's networks to test size, on top of the recipe's own."""
+    options = []
+    for role in ("model", "discriminator"):
+        if recipe.get(role):
+            sizes = {**recipe.get(f"{role}_overrides", {}), **tiny_config(recipe[role])}
+            options += [f"--{role}_overrides", json.dumps(sizes)]
+    return options
+
+
+def model(name: str) -> list[str]:
+    return ["--model", name, *tiny({"model": name})]
+
+
+def config(path: Path) -> list[str]:
+    return ["--config", str(path), *tiny(yaml.safe_load(path.read_text()))]
+
+
 def base_args(data, output_dir, *extra):
     return [
-        "--tiny",
         "--train_data", str(data),
         "--validation_split", "train",
         "--train_batch_size", "2",
@@ -35,32 +58,23 @@ def base_args(data, output_dir, *extra):
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
-def test_every_recipe_trains_from_its_config(config, photo_folder, tmp_path):
-    # Staged recipes start from another run's output; here every stage starts from scratch.
-    args = [
-        "--config",
-        str(config),
-        "--init_from",
-        "",
-        "--model_overrides",
-        "{}",
-        "--max_train_steps",
-        "2",
-        "--class_prior_batches",
-        "2",
-    ]
-    summary = train.main(args + base_args(photo_folder, tmp_path))
+@pytest.mark.parametrize("recipe", CONFIGS, ids=[c.stem for c in CONFIGS])
+def test_every_recipe_trains_from_its_config(recipe, photo_folder, tmp_path):
+    # Staged recipes start from another run's output; here every stage starts from scratch. A
+    # validation after the first step shows that training goes on after one (train mode, autograd).
+    args = [*config(recipe), "--init_from", "", "--max_train_steps", "2", "--class_prior_batches", "2"]
+    summary = train.main(args + base_args(photo_folder, tmp_path, "--validation_steps", 1))
     assert summary["step"] == 2
     assert all(torch.isfinite(torch.tensor(v)) for v in summary["loss"].values())
     assert (tmp_path / "model" / "model.safetensors").is_file()
     card = (tmp_path / "model" / "README.md").read_text()
-    assert config.name in card and "## Validation" in card
-    assert list((tmp_path / "validation").glob("step-*.png"))
+    assert recipe.name in card and "## Validation" in card and f"| psnr | {summary['validation']['psnr']:.4f} |" in card
+    grids = sorted(path.name for path in (tmp_path / "validation").glob("step-*.png"))
+    assert grids == ["step-000001.png", "step-000002.png"]
 
 
 def test_checkpoints_are_written_and_pruned(photo_folder, tmp_path):
-    args = ["--model", "pix2pix_unet.seed003", "--loss", "l1", "--max_train_steps", "4"]
+    args = [*model("pix2pix_unet.seed003"), "--loss", "l1", "--max_train_steps", "4"]
     train.main(args + base_args(photo_folder, tmp_path, "--checkpointing_steps", 1, "--checkpoints_total_limit", 2))
     assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-3", "checkpoint-4"]
     assert (tmp_path / "checkpoint-4" / "model.safetensors").is_file()
@@ -68,7 +82,7 @@ def test_checkpoints_are_written_and_pruned(photo_folder, tmp_path):
 
 def test_resume_matches_an_uninterrupted_run(photo_folder, tmp_path):
     """Six steps in one go == three steps, then resume to six (crossing an epoch boundary of 4 batches)."""
-    recipe = ["--config", str(ROOT / "train_scripts/configs/seed003_cgan.yaml"), "--checkpointing_steps", "3"]
+    recipe = [*config(ROOT / "train_scripts/configs/seed003_cgan.yaml"), "--checkpointing_steps", "3"]
     train.main(recipe + ["--max_train_steps", "6"] + base_args(photo_folder, tmp_path / "straight"))
     first_leg = train.main(recipe + ["--max_train_steps", "3"] + base_args(photo_folder, tmp_path / "resumed"))
     summary = train.main(
@@ -86,7 +100,7 @@ def test_resume_matches_an_uninterrupted_run(photo_folder, tmp_path):
 
 def test_overfitting_eight_images_drives_the_loss_down(photo_folder, tmp_path):
     # Later options win: all 8 images in every batch.
-    args = ["--model", "pix2pix_unet.seed003", "--loss", "l1", "--learning_rate", "3e-3"]
+    args = [*model("pix2pix_unet.seed003"), "--loss", "l1", "--learning_rate", "3e-3"]
     whole_set = ["--train_batch_size", "8"]
     first = train.main(args + ["--max_train_steps", "1"] + base_args(photo_folder, tmp_path / "one") + whole_set)
     last = train.main(args + ["--max_train_steps", "60"] + base_args(photo_folder, tmp_path / "many") + whole_set)
@@ -98,14 +112,14 @@ def test_nan_loss_stops_with_a_clear_message(photo_folder, tmp_path, monkeypatch
         train.SupervisedObjective, "__call__", lambda self, model, lightness, ab: model(lightness).sum() * float("nan")
     )
     with pytest.raises(SystemExit, match="generator loss became nan"):
-        train.main(["--model", "pix2pix_unet.seed003", "--max_train_steps", "3"] + base_args(photo_folder, tmp_path))
+        train.main([*model("pix2pix_unet.seed003"), "--max_train_steps", "3"] + base_args(photo_folder, tmp_path))
 
 
 def test_offline_push_fails_before_training(photo_folder, tmp_path):
     started = time.perf_counter()
     with pytest.raises(SystemExit, match="HF_HUB_OFFLINE is set"):
         train.main(
-            ["--model", "pix2pix_unet.seed003", "--push_to_hub", "--hub_model_id", "someone/model"]
+            [*model("pix2pix_unet.seed003"), "--push_to_hub", "--hub_model_id", "someone/model"]
             + base_args(photo_folder, tmp_path)
         )
     assert time.perf_counter() - started < 10
@@ -116,7 +130,7 @@ def test_a_hub_token_is_used_but_never_written(photo_folder, tmp_path, capsys):
     """Nothing a run writes (config, card, TensorBoard, checkpoints, logs) holds a token from the command line."""
     token = "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42"
     train.main(
-        ["--model", "resnet18_gray.seed000", "--max_train_steps", "2", "--checkpointing_steps", "1"]
+        [*model("resnet18_gray.seed000"), "--max_train_steps", "2", "--checkpointing_steps", "1"]
         + base_args(photo_folder, tmp_path / "run")
         + ["--report_to", "tensorboard", "--hub_token", token]
     )
@@ -133,11 +147,69 @@ def test_secrets_are_redacted_in_every_spelling_and_refused_in_recipes(tmp_path)
     argv = ["--hub_token", "hf_a", "--hub_token=hf_b", "--model", "x"]
     assert train.redacted(argv) == ["--hub_token", "***", "--hub_token=***", "--model", "x"]
     with pytest.raises(SystemExit):  # no abbreviations: `--hub_tok` would escape the redaction
-        train.parse_args(["--model", "resnet18_gray.seed000", "--hub_tok", "hf_c"])
+        train.parse_args([*model("resnet18_gray.seed000"), "--hub_tok", "hf_c"])
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("model: resnet18_gray.seed000\nhub_token: hf_d\n")
     with pytest.raises(SystemExit):
         train.parse_args(["--config", str(recipe)])
+
+
+def test_validation_is_the_evaluation_protocol_on_the_exported_model(photo_folder, tmp_path):
+    """Validation colorizes through the pipeline: its numbers are what `hfcolor evaluate` gives the saved model.
+
+    At a resolution other than the model's working size, a shortcut that ran the network on the
+    validation crops themselves would score other pixels.
+    """
+    args = [*model("pix2pix_unet.seed003"), "--max_train_steps", "2", "--resolution", "48"]
+    summary = train.main(
+        args + base_args(photo_folder, tmp_path, "--validation_steps", 2, "--num_validation_images", 3)
+    )
+    (record,) = [json.loads(line) for line in (tmp_path / "validation" / "metrics.jsonl").read_text().splitlines()]
+    assert record.keys() == {"step", "seconds", "psnr", "ssim", "ab_l1", "colorfulness", "colorfulness_true"}
+    photos = list(DatasetPhotos(str(photo_folder), "train", limit=3))
+    protocol = Protocol(image_size=48, fid_kid=False, num_bins=(10,))
+    saved = evaluate([("saved", load_model(tmp_path / "model"))], photos, protocol, device="cpu", progress=False)
+    expected = saved.results["saved"].mean()
+    assert record["step"] == 2
+    assert {key: record[key] for key in summary["validation"]} == summary["validation"]
+    assert summary["validation"] == pytest.approx({key: expected[key] for key in summary["validation"]}, rel=1e-9)
+    with Image.open(tmp_path / "validation" / "step-000002.png") as grid:  # input | model | truth, a row each
+        assert grid.width == 3 * 48 and 3 * 48 < grid.height < 4 * 48
+
+
+def test_validation_leaves_training_as_it_was(photo_folder, tmp_path):
+    """Validating after every step trains the very weights that validating at the end does: validation changes
+    neither the weights nor the random numbers training draws (dropout), and it restores training mode."""
+    args = [*model("bins_cnn.l2_dropout"), "--loss", "l2", "--max_train_steps", "3"]
+    train.main(args + base_args(photo_folder, tmp_path / "often", "--validation_steps", 1))
+    train.main(args + base_args(photo_folder, tmp_path / "once", "--validation_steps", 1000))
+    assert len((tmp_path / "often" / "validation" / "metrics.jsonl").read_text().splitlines()) == 3
+    often = load_file(tmp_path / "often" / "model" / "model.safetensors")
+    once = load_file(tmp_path / "once" / "model" / "model.safetensors")
+    assert often.keys() == once.keys() and all(torch.equal(often[k], once[k]) for k in often)
+
+
+def test_a_loader_factory_replaces_the_data(photo_folder, tmp_path):
+    """benchmarks/bench_train.py's hook: ``loader_factory(epoch)`` gives each epoch's batches."""
+    batches = [torch.full((2, 3, 32, 32), value, dtype=torch.uint8) for value in (10, 200)]
+    epochs = []
+
+    def factory(epoch):
+        epochs.append(epoch)
+        return batches
+
+    summary = train.main(
+        [*model("pix2pix_unet.seed003"), "--max_train_steps", "5", *base_args(photo_folder, tmp_path)], factory
+    )
+    assert epochs == [0, 1, 2] and summary["step"] == 5
+    assert summary["batch_checksums"] == [int(batch.sum()) for batch in batches * 3][:5]
+
+
+def test_batches_give_the_model_its_conditions_by_name():
+    rgb, embedding = torch.zeros(2, 3, 8, 8, dtype=torch.uint8), torch.ones(2, 5)
+    assert train.split_batch(rgb) == (rgb, {})
+    images, conditions = train.split_batch([rgb, {"embedding": embedding}])  # collated (rgb, {column: value})
+    assert images is rgb and conditions.keys() == {"embedding"} and conditions["embedding"] is embedding
 
 
 def run_script(*args, **kwargs):
@@ -153,7 +225,7 @@ def run_script(*args, **kwargs):
 
 
 def test_sigterm_writes_a_checkpoint_then_resume_continues(photo_folder, tmp_path):
-    args = ["--model", "pix2pix_unet.seed003", "--max_train_steps", "100000", "--checkpointing_steps", "100000"]
+    args = [*model("pix2pix_unet.seed003"), "--max_train_steps", "100000", "--checkpointing_steps", "100000"]
     process = run_script(TRAIN, *args, *base_args(photo_folder, tmp_path))
     deadline = time.time() + 120
     while not (tmp_path / "train_config.json").exists() and time.time() < deadline:
@@ -167,7 +239,7 @@ def test_sigterm_writes_a_checkpoint_then_resume_continues(photo_folder, tmp_pat
     step = int(checkpoint.name.split("-")[1])
     assert step > 0
     summary = train.main(
-        args[:2]
+        model("pix2pix_unet.seed003")
         + ["--max_train_steps", str(step + 1), "--resume_from_checkpoint", "latest"]
         + base_args(photo_folder, tmp_path)
     )
@@ -176,7 +248,7 @@ def test_sigterm_writes_a_checkpoint_then_resume_continues(photo_folder, tmp_pat
 
 def test_sigterm_to_the_process_group_with_loader_workers_still_checkpoints(photo_folder, tmp_path):
     """What timeout, systemd, Slurm and Kubernetes send: every process of the group gets SIGTERM at once."""
-    args = ["--model", "resnet18_gray.seed000", "--max_train_steps", "100000", "--checkpointing_steps", "100000"]
+    args = [*model("resnet18_gray.seed000"), "--max_train_steps", "100000", "--checkpointing_steps", "100000"]
     extra = ["--dataloader_num_workers", "1"]
     process = run_script(TRAIN, *args, *base_args(photo_folder, tmp_path, *extra), start_new_session=True)
     deadline = time.time() + 120
@@ -190,7 +262,7 @@ def test_sigterm_to_the_process_group_with_loader_workers_still_checkpoints(phot
 
 
 def test_resume_passes_over_a_damaged_checkpoint_and_stray_folders(photo_folder, tmp_path, capsys):
-    args = ["--model", "resnet18_gray.seed000", "--checkpointing_steps", "1", *base_args(photo_folder, tmp_path)]
+    args = [*model("resnet18_gray.seed000"), "--checkpointing_steps", "1", *base_args(photo_folder, tmp_path)]
     train.main([*args, "--max_train_steps", "2"])
     (tmp_path / "checkpoint-old").mkdir()
     (tmp_path / "checkpoint-16-backup").mkdir()
@@ -216,7 +288,7 @@ def test_data_that_cannot_form_a_batch_stops_in_seconds_saying_why(photos, tmp_p
         (corrupt / f"{index}.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     for index, photo in enumerate(photos[:3]):
         photo.save(few / f"{index}.png")
-    command = ["--model", "resnet18_gray.seed000", "--max_train_steps", "5"]
+    command = [*model("resnet18_gray.seed000"), "--max_train_steps", "5"]
     started = time.perf_counter()
     with pytest.raises(SystemExit, match=r"holds 3 readable image\(s\) and 0 unreadable .* needs 4 per process"):
         train.main(command + base_args(few, tmp_path / "run1", "--train_batch_size", "4"))
@@ -233,7 +305,7 @@ def test_two_cpu_processes_see_different_data(photo_folder, tmp_path):
         "--mixed_precision", "no", "--dynamo_backend", "no", TRAIN,
     ]  # fmt: skip
     process = run_script(
-        *launch, "--model", "pix2pix_unet.seed003", "--max_train_steps", "2", *base_args(photo_folder, tmp_path)
+        *launch, *model("pix2pix_unet.seed003"), "--max_train_steps", "2", *base_args(photo_folder, tmp_path)
     )
     output, _ = process.communicate(timeout=300)
     assert process.returncode == 0, output
@@ -243,7 +315,7 @@ def test_two_cpu_processes_see_different_data(photo_folder, tmp_path):
 
 
 def test_time_limit_stops_early_and_still_exports(photo_folder, tmp_path):
-    args = ["--model", "pix2pix_unet.seed003", "--max_train_steps", "50", "--max_train_minutes", "1e-9"]
+    args = [*model("pix2pix_unet.seed003"), "--max_train_steps", "50", "--max_train_minutes", "1e-9"]
     summary = train.main(args + base_args(photo_folder, tmp_path, "--validation_steps", "1"))
     assert summary["step"] == 1 and summary["hardware"].endswith("-thread CPU")
     assert (tmp_path / "model" / "model.safetensors").is_file()
@@ -258,11 +330,11 @@ def test_deep_koalarization_trains_on_precomputed_embeddings(photo_folder, tmp_p
     load_script("train_scripts/shrink_dataset.py").main(
         [str(photo_folder), str(embedded), "--splits", "train", "--side", "48", "--embed_for", name]
     )
-    args = ["--model", name, "--loss", "l2", "--max_train_steps", "2"]
+    args = [*model(name), "--loss", "l2", "--max_train_steps", "2"]
     train.main(args + base_args(photo_folder, tmp_path / "plain"))
-    assert "holds no precomputed embeddings" in capsys.readouterr().out
+    assert "holds no precomputed embedding column" in capsys.readouterr().out
     summary = train.main(args + base_args(embedded, tmp_path / "precomputed"))
-    assert summary["step"] == 2 and "holds no precomputed embeddings" not in capsys.readouterr().out
+    assert summary["step"] == 2 and "holds no precomputed" not in capsys.readouterr().out
     # The column really reaches the model: embeddings of the wrong width stop the run.
     wrong = datasets.load_dataset(str(embedded), split="train").map(lambda record: {"embedding": [0.0] * 16})
     wrong.to_parquet(str(tmp_path / "wrong" / "data" / "train-00000-of-00001.parquet"))

@@ -8,19 +8,20 @@ import sys
 import pytest
 import torch
 import yaml
-from conftest import ROOT, load_script, needs_inception
+from conftest import ROOT, load_script, needs_inception, tiny_config, tiny_model
 from PIL import Image
 from safetensors import safe_open
 
 from hfcolor import Colorizer, create_model, load_model
 from hfcolor.data import load_images
 from hfcolor.image_io import image_lightness, load_image
-from hfcolor.pipeline import model_input
+from hfcolor.pipelines import model_input
 
 
 def tiny_job(**extra) -> dict:
+    """A zoo job of a few steps; a job naming a recipe builds its model at test size."""
     return {
-        "tiny": True,
+        "model_overrides": tiny_config(extra.get("model", "")) or {},
         "train_data": "{data}",
         "validation_split": "train",
         "train_batch_size": 2,
@@ -36,7 +37,10 @@ def test_zoo_trains_jobs_chains_stages_and_collects_weights(photo_folder, tmp_pa
     plan = {
         "pix2pix_unet.seed003": tiny_job(model="pix2pix_unet.seed003", loss="l1"),
         "pix2pix_unet.seed003_gan": tiny_job(
-            config="train_scripts/configs/seed003_cgan.yaml", init_from="pix2pix_unet.seed003", model_overrides={}
+            config="train_scripts/configs/seed003_cgan.yaml",
+            init_from="pix2pix_unet.seed003",
+            discriminator_overrides=tiny_config("patchgan.seed003"),
+            cpu=True,
         ),
         "broken": tiny_job(model="no_such.model"),
         "after_broken": tiny_job(model="pix2pix_unet.seed003", init_from="broken"),
@@ -57,7 +61,8 @@ def test_zoo_trains_jobs_chains_stages_and_collects_weights(photo_folder, tmp_pa
     # The second stage really started from the first stage's model.
     command = (out / "logs" / "pix2pix_unet.seed003_gan.log").read_text().splitlines()[0]
     assert f"--init_from {out / 'runs' / 'pix2pix_unet.seed003' / 'model'}" in command
-    assert "--tiny" in command.split() and "--tiny True" not in command
+    assert f"--discriminator_overrides {json.dumps(tiny_config('patchgan.seed003'))}" in command  # dicts as JSON
+    assert "--cpu" in command.split() and "--cpu True" not in command  # switches as bare flags
     Colorizer(load_model(out / "weights" / "pix2pix_unet.seed003"))
 
 
@@ -74,7 +79,7 @@ def test_zoo_plan_job_is_a_valid_trainer_command(name, tmp_path):
     assert args.train_data and all(source.startswith("DATA/") for source in args.train_data)
     init_from = ZOO_PLAN[name].get("init_from")
     assert not init_from or init_from in ZOO_PLAN or (ZOO.ROOT / init_from / "config.json").is_file()
-    create_model(args.model, tiny=True, **args.model_overrides)  # the overrides are real config keys
+    tiny_model(args.model, **args.model_overrides)  # the overrides are real config keys
 
 
 @pytest.fixture()
@@ -87,7 +92,7 @@ def shipping(tmp_path, monkeypatch):
 
 
 def train_one_step(run, photo_folder, *options: str):
-    """A trainer run of pix2pix_unet.seed004_small at its real size (or ``--tiny``), one step at 64 px."""
+    """A trainer run of pix2pix_unet.seed004_small at its real size (or as ``options`` change it), one step at 64 px."""
     load_script("train_scripts/train.py").main(
         ["--model", "pix2pix_unet.seed004_small", "--loss", "l1", "--max_train_steps", "1", "--resolution", "64"]
         + ["--train_data", str(photo_folder), "--validation_split", "train", "--train_batch_size", "2"]
@@ -138,7 +143,8 @@ def test_refresh_cards_rescores_a_shipped_card_and_says_what_changed(shipping, p
 
 
 def test_ship_weights_refuses_a_run_of_another_recipe(shipping, photo_folder, tmp_path, capsys):
-    run = train_one_step(tmp_path / "run", photo_folder, "--tiny")
+    small = json.dumps(tiny_config("pix2pix_unet.seed004_small"))
+    run = train_one_step(tmp_path / "run", photo_folder, "--model_overrides", small)
     code = shipping.main([str(run), "pix2pix_unet.seed004_small", "--data", str(photo_folder), "--notes", "-"])
     assert code == 2 and "not a model of recipe" in capsys.readouterr().err
     assert not (tmp_path / "shipped" / "pix2pix_unet.seed004_small").exists()
@@ -167,7 +173,7 @@ def test_shrink_dataset_adds_the_embedding_the_pipeline_would_compute(photo_fold
     out = tmp_path / "embedded"
     name = "deep_koalarization.seed001_inception_small"
     assert shrink.main([str(photo_folder), str(out), "--splits", "train", "--side", "48", "--embed_for", name]) == 0
-    images = load_images(str(out), "train", keep_embedding=True)
+    images = load_images(str(out), "train", columns=["embedding"])
     assert images.column_names == ["image", "embedding"] and len(images) == 8
     model = create_model(name).eval()
     for record in (images[0], images[5]):

@@ -3,7 +3,7 @@
     python train_scripts/push_dataset.py /data/NCD --repo_id me/natural-color-dataset
     python train_scripts/push_dataset.py /data/NCD --save_to ./ncd          # a local Hub-layout folder
 
-The Natural-Color Dataset of seed 001 (723 fruit and vegetable photos in 20 classes) is not on the
+The Natural-Color Dataset of report 001 (723 fruit and vegetable photos in 20 classes) is not on the
 Hub; after pushing, point the ``ncd`` preset at it with ``HFCOLOR_NCD_DATASET=me/natural-color-dataset``.
 Unreadable files are reported and left out, never pushed.
 """

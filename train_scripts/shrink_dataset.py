@@ -29,10 +29,10 @@ import torch
 from datasets import Features, List, Value
 from PIL import Image
 
-from hfcolor.data import EMBEDDING_COLUMN, load_images, open_record
+from hfcolor.data import load_images, open_record
 from hfcolor.image_io import DEFAULT_MAX_PIXELS, ImageReadError, image_lightness, load_image
 from hfcolor.models import create_model
-from hfcolor.pipeline import model_input
+from hfcolor.pipelines import model_input
 
 
 def shrink(image: Image.Image, side: int, quality: int, path: str | None) -> dict:
@@ -66,7 +66,7 @@ def readable_copies(batch: dict, indices: list[int], split: str, settings, probl
         kept.append(copy)
         if model is not None:  # the embedding of what training will see: the copy, not the original
             pictures.append(load_image(copy["bytes"]) if copy.get("bytes") else image)
-    return {"image": kept, **({EMBEDDING_COLUMN: embeddings(model, pictures)} if model is not None else {})}
+    return {"image": kept, **({"embedding": embeddings(model, pictures)} if model is not None else {})}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     model = create_model(args.embed_for).eval() if args.embed_for else None
-    if model is not None and not (model.takes_embedding and model.embedding_frozen):
+    if model is not None and "embedding" not in model.data_conditions():
         parser.error(
             f"--embed_for {args.embed_for}: this model has no frozen classifier whose embeddings could be computed "
             "in advance (a Deep Koalarization model with ImageNet weights or the InceptionV3 embedding has one)"
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             load_from_cache_file=False,
             new_fingerprint=uuid.uuid4().hex,
             batch_size=32,
-            features=Features({**images.features, EMBEDDING_COLUMN: List(Value("float32"))}) if model else None,
+            features=Features({**images.features, "embedding": List(Value("float32"))}) if model else None,
             fn_kwargs={"split": split, "settings": args, "problems": problems, "model": model},
         )
         images.to_parquet(str(args.out / "data" / f"{split}-00000-of-00001.parquet"))

@@ -11,6 +11,11 @@ Checkpoints (``checkpoint-STEP``) hold models, optimisers, schedulers, RNG state
 position; ``--resume_from_checkpoint latest`` continues exactly where a run stopped, and SIGTERM
 or Ctrl-C write one before exiting. Resume only from checkpoints you made: optimiser and RNG
 states are pickles. The final model is exported with ``save_pretrained`` into ``OUTPUT_DIR/model``.
+
+Validation runs the evaluation protocol (:func:`hfcolor.evaluation.evaluate`, which colorizes
+through :class:`hfcolor.pipelines.Colorizer` like the CLI and the Space) on the first
+``--num_validation_images`` photos of the validation split, at ``--resolution``; it writes
+``validation/step-STEP.png`` and ``validation/metrics.jsonl``.
 """
 
 from __future__ import annotations
@@ -26,7 +31,10 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 # Before torch loads OpenMP: idle threads that spin slow everything else on the machine (hfcolor.hardware).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -40,18 +48,18 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from hfcolor import create_model, load_model
-from hfcolor.color import model_space_to_rgb
 from hfcolor.data import (
     STOP_SIGNALS,
     ColorizationStream,
+    DatasetPhotos,
     batch_to_model_space,
     ignore_stop_signals,
     load_images,
     stop_signals_blocked,
 )
+from hfcolor.evaluation import Evaluation, Protocol, evaluate
 from hfcolor.hardware import warn_if_bfloat16_is_emulated
 from hfcolor.hub import hub_unreachable_reason
-from hfcolor.metrics import score
 from hfcolor.models import RECIPES
 from hfcolor.objectives import AdversarialObjective, DiffusionObjective, SupervisedObjective, target_for, unwrapped
 
@@ -70,7 +78,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # what to train
     p.add_argument("--model", help="registry recipe of the colorizer, e.g. pix2pix_unet.seed003")
     p.add_argument("--model_overrides", type=json.loads, default={}, help="JSON dict of model config changes")
-    p.add_argument("--tiny", action="store_true", help="the recipe's tiny config (smoke tests)")
     p.add_argument("--init_from", help="start from a trained model folder or Hub id (staged recipes)")
     p.add_argument("--objective", choices=OBJECTIVES, default="supervised")
     p.add_argument(
@@ -91,7 +98,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--real_label", type=float, default=1.0)
     p.add_argument("--fake_label", type=float, default=0.0)
-    p.add_argument("--eps", type=float, default=1e-2, help="seed 001's log buffer (eps_log)")
+    p.add_argument("--eps", type=float, default=1e-2, help="report 001's log buffer (eps_log)")
     p.add_argument("--discriminator_scale", type=float, default=0.5)
     p.add_argument("--class_prior_batches", type=int, default=50, help="batches counted for class rebalancing")
     # data
@@ -304,13 +311,10 @@ def build_models(args, accelerator):
                 f"--init_from {args.init_from} holds a {model.family!r} model, the recipe trains {expected!r}"
             )
     else:
-        model = create_model(args.model, tiny=args.tiny, **args.model_overrides)
-    recorded_loss = model.config.get("loss")
-    if recorded_loss and args.objective == "supervised" and recorded_loss != args.loss:
-        raise SystemExit(f"{args.model} records loss {recorded_loss!r} but the recipe trains with {args.loss!r}")
+        model = create_model(args.model, **args.model_overrides)
     discriminator = None
     if args.objective == "adversarial":
-        discriminator = create_model(args.discriminator, tiny=args.tiny, **args.discriminator_overrides)
+        discriminator = create_model(args.discriminator, **args.discriminator_overrides)
     return model.train(), discriminator
 
 
@@ -348,9 +352,12 @@ def make_optimizer(args, network, learning_rate):
     return optimizer, scheduler
 
 
-def train_loader(args, accelerator, epoch: int, keep_embedding: bool = False):
-    """A fresh loader per epoch: its generator is seeded by (seed, epoch), so a resumed run replays the same order."""
-    images = load_images(args.train_data, args.train_split, args.streaming, keep_embedding)
+def train_loader(args, accelerator, epoch: int, conditions: tuple[str, ...] = ()):
+    """A fresh loader per epoch: its generator is seeded by (seed, epoch), so a resumed run replays the same order.
+
+    ``conditions``: the model's inputs that may come from dataset columns of those names.
+    """
+    images = load_images(args.train_data, args.train_split, args.streaming, columns=conditions)
     stream = ColorizationStream(
         images,
         args.resolution,
@@ -395,28 +402,16 @@ def quiet(logger: logging.Logger):
         logger.setLevel(level)
 
 
-def split_batch(batch, device) -> tuple[torch.Tensor, dict]:
-    """A loader batch -> (uint8 RGB, the model's further inputs): the precomputed embeddings if the data has them."""
+def split_batch(batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """A loader batch -> (uint8 RGB, the model's conditions by name).
+
+    ColorizationStream gives RGB alone, or (RGB, {name: value}) where the data holds columns named
+    after the model's conditions.
+    """
     if isinstance(batch, (list, tuple)):
-        rgb, embedding = batch
-        return rgb, {"embedding": embedding.to(device)}
+        rgb, conditions = batch
+        return rgb, dict(conditions)
     return batch, {}
-
-
-def validation_batch(args) -> torch.Tensor:
-    images = load_images(args.validation_data, args.validation_split, args.streaming)
-    stream = ColorizationStream(images, args.resolution, train=False)
-    batch = []
-    for rgb in stream:
-        batch.append(rgb)
-        if len(batch) == args.num_validation_images:
-            break
-    if not batch:
-        raise SystemExit(
-            f"no readable validation images in {args.validation_data} (split {args.validation_split}, "
-            f"{stream.skipped} unreadable)"
-        )
-    return torch.stack(batch)
 
 
 def count_class_prior(args, accelerator, model) -> None:
@@ -432,27 +427,6 @@ def count_class_prior(args, accelerator, model) -> None:
     model.set_class_weights(counts)
 
 
-@torch.no_grad()
-def validate(model, rgb_uint8: torch.Tensor, device) -> tuple[dict, Image.Image]:
-    """Mean metrics on the validation batch, and a grid: gray input | colorization | truth, one row each."""
-    was_training = model.training
-    model.eval()
-    lightness, _ = batch_to_model_space(rgb_uint8.to(device))
-    predicted = model.predict_ab(lightness).float().clamp(-1, 1)
-    rgb = model_space_to_rgb(lightness.float(), predicted)
-    model.train(was_training)
-    predictions = (rgb * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    truths = rgb_uint8.permute(0, 2, 3, 1).cpu().numpy()
-    scores = [score(p, t, num_bins=(10,)) for p, t in zip(predictions, truths)]
-    metrics = {
-        key: float(np.mean([s[key] for s in scores]))
-        for key in ("psnr", "ssim", "ab_l1", "colorfulness", "colorfulness_true")
-    }
-    grays = np.repeat(((lightness.cpu().numpy() + 1) * 127.5).round().astype(np.uint8).transpose(0, 2, 3, 1), 3, axis=3)
-    rows = [np.concatenate(parts, axis=1) for parts in zip(grays, predictions, truths)]
-    return metrics, Image.fromarray(np.concatenate(rows, axis=0))
-
-
 def hardware(accelerator) -> str:
     if accelerator.device.type == "cuda":
         name = torch.cuda.get_device_name(accelerator.device)
@@ -461,46 +435,51 @@ def hardware(accelerator) -> str:
     return f"{accelerator.num_processes} x {name}"
 
 
-def save_final_model(
-    args, argv: list[str], model, discriminator, metrics: dict, steps: int, seconds: float, accelerator
-) -> Path:
-    folder = Path(args.output_dir) / "model"
-    shutil.rmtree(folder, ignore_errors=True)
-    command = "accelerate launch train_scripts/train.py " + " ".join(redacted(argv))
-    details = "\n".join(
-        [
-            "## Training",
-            f"- Recipe: `{args.config or 'command line'}` ({args.objective}, loss `{args.loss}`)",
-            (
-                f"- Data: {', '.join(f'`{source}`' for source in args.train_data)} split `{args.train_split}` "
-                f"at {args.resolution} px"
-            ),
-            (
-                f"- Steps: {steps} x batch {args.train_batch_size} x "
-                f"{accelerator.num_processes} process(es) x accumulation {args.gradient_accumulation_steps}"
-            ),
-            f"- Hardware: {hardware(accelerator)}, {seconds / 60:.1f} min",
-            f"- Command: `{command}`",
-            "",
-            "## Validation (last evaluation during training)",
-            "",
-            "| metric | value |",
-            "|---|---|",
-            *[f"| {key} | {value:.4f} |" for key, value in metrics.items()],
-        ]
-    )
-    unwrapped(accelerator.unwrap_model(model)).save_pretrained(folder, model_card_kwargs={"details": details})
-    if discriminator is not None:
-        unwrapped(accelerator.unwrap_model(discriminator)).save_pretrained(Path(args.output_dir) / "discriminator")
-    return folder
+# ------------------------------------------------------------------------------------------
+# One run: its state, and the functions main() calls in turn.
 
 
-def main(argv: list[str] | None = None, loader_factory=None) -> dict:
-    """Train; returns a summary. ``loader_factory(epoch)`` replaces the data (the benchmark's synthetic data)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parse_args(argv)
-    if args.push_to_hub:
-        check_hub_access(args.hub_model_id, args.hub_token)
+@dataclass
+class Run:
+    """What the loop's functions share. ``model`` and ``discriminator`` are as ``accelerator.prepare`` returned them."""
+
+    args: argparse.Namespace
+    argv: list[str]
+    accelerator: Accelerator
+    objective: object
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    lr_scheduler: object
+    discriminator: torch.nn.Module | None
+    d_optimizer: torch.optim.Optimizer | None
+    d_scheduler: object
+    progress: TrainingProgress
+    # The model's inputs that may come from dataset columns (``model.data_conditions()``).
+    conditions: tuple[str, ...]
+    validation_photos: list[Image.Image]  # on the main process only
+    earlier_seconds: float = 0.0  # training time of the runs this one resumed
+    started: float = field(default_factory=time.perf_counter)
+    metrics: dict[str, float] = field(default_factory=dict)  # the last validation's
+    losses: dict[str, float] = field(default_factory=dict)  # the last step's, mean over processes
+    batch_checksums: list[int] = field(default_factory=list)  # the first 100 batches: which data each rank saw
+    step_ends: list[float] = field(default_factory=list)
+    hub_uploads: list = field(default_factory=list)
+    reported_missing_conditions: bool = False
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.args.output_dir)
+
+    def seconds(self) -> float:
+        """Training time so far, the runs this one resumed included."""
+        return self.earlier_seconds + time.perf_counter() - self.started
+
+    def unwrapped(self, network: torch.nn.Module) -> torch.nn.Module:
+        return unwrapped(self.accelerator.unwrap_model(network))
+
+
+def start_run(args, argv: list[str]) -> Run:
+    """Models, optimisers and data position, from a checkpoint if asked; the options and trackers set up."""
     output_dir = Path(args.output_dir)
     accelerator = Accelerator(
         cpu=args.cpu or not torch.cuda.is_available(),
@@ -512,9 +491,7 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
     warn_if_bfloat16_is_emulated(accelerator.device, torch.bfloat16 if args.mixed_precision == "bf16" else None)
     set_seed(args.seed)
     model, discriminator = build_models(args, accelerator)
-    # Precomputed embeddings stand in for a frozen classifier only; a trained one must see every crop.
-    takes_embedding = model.takes_embedding and model.embedding_frozen
-    warned_about_embedding = False
+    conditions = model.data_conditions()
     args.resolution = args.resolution or model.input_size
     objective = build_objective(args)
     if "rebalanced_cross_entropy" in args.loss.split("+") and not args.init_from:
@@ -522,15 +499,12 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
 
     optimizer, lr_scheduler = make_optimizer(args, model, args.learning_rate)
     model, optimizer, lr_scheduler = accelerator.prepare(model, optimizer, lr_scheduler)
-    trainables = [model]
     d_optimizer = d_scheduler = None
     if discriminator is not None:
         d_optimizer, d_scheduler = make_optimizer(args, discriminator, args.discriminator_learning_rate)
         discriminator, d_optimizer, d_scheduler = accelerator.prepare(discriminator, d_optimizer, d_scheduler)
-        trainables.append(discriminator)
     progress = TrainingProgress()
     accelerator.register_for_checkpointing(progress)
-
     if args.resume_from_checkpoint:
         checkpoint = resume(accelerator, output_dir, args.resume_from_checkpoint)
         accelerator.print(f"resumed from {checkpoint} at step {progress.step}")
@@ -542,217 +516,350 @@ def main(argv: list[str] | None = None, loader_factory=None) -> dict:
             accelerator.init_trackers(
                 "hfcolor", config={k: v for k, v in recordable(args).items() if isinstance(v, (int, float, str, bool))}
             )
-    validation_rgb = validation_batch(args) if accelerator.is_main_process else None
-    hub_uploads = []
-    metrics: dict = {}
-    losses: dict = {}
-    checksums: list[int] = []
-    started, step_ends = time.perf_counter(), []
-    earlier_seconds = progress.seconds
-
-    def training_seconds() -> float:
-        return earlier_seconds + time.perf_counter() - started
-
-    bar = tqdm(
-        total=args.max_train_steps,
-        initial=progress.step,
-        desc="training",
-        disable=not accelerator.is_local_main_process,
+    return Run(
+        args=args,
+        argv=argv,
+        accelerator=accelerator,
+        objective=objective,
+        model=model,
+        optimizer=optimizer,
+        lr_scheduler=lr_scheduler,
+        discriminator=discriminator,
+        d_optimizer=d_optimizer,
+        d_scheduler=d_scheduler,
+        progress=progress,
+        conditions=conditions,
+        validation_photos=read_validation_photos(args) if accelerator.is_main_process else [],
+        earlier_seconds=progress.seconds,
     )
 
-    def save_checkpoint():
-        folder = output_dir / f"checkpoint-{progress.step}"
-        progress.seconds = training_seconds()
-        accelerator.save_state(str(folder))
-        if accelerator.is_main_process:
-            prune_checkpoints(output_dir, args.checkpoints_total_limit)
-            if args.push_to_hub:
-                from huggingface_hub import upload_folder
 
-                hub_uploads.append(
-                    upload_folder(
-                        repo_id=args.hub_model_id,
-                        folder_path=folder,
-                        path_in_repo=folder.name,
-                        token=args.hub_token,
-                        run_as_future=True,
-                    )
-                )
-
-    def run_validation():
-        nonlocal metrics
-        if accelerator.is_main_process:
-            metrics, grid = validate(unwrapped(accelerator.unwrap_model(model)), validation_rgb, accelerator.device)
-            (output_dir / "validation").mkdir(exist_ok=True)
-            grid.save(output_dir / "validation" / f"step-{progress.step:06d}.png")
-            # A plain record beside TensorBoard's, for validation curves over steps and time.
-            with open(output_dir / "validation" / "metrics.jsonl", "a") as record:
-                record.write(json.dumps({"step": progress.step, "seconds": training_seconds(), **metrics}) + "\n")
-            accelerator.log({f"validation/{k}": v for k, v in metrics.items()}, step=progress.step)
-            tracker = accelerator.get_tracker("tensorboard") if args.report_to == "tensorboard" else None
-            if tracker is not None:
-                tracker.writer.add_image("validation/grid", np.asarray(grid), progress.step, dataformats="HWC")
-        accelerator.wait_for_everyone()
-
-    with StopRequest() as stop:
-        while progress.step < args.max_train_steps:
-            loader = (
-                loader_factory(progress.epoch)
-                if loader_factory
-                else train_loader(args, accelerator, progress.epoch, keep_embedding=takes_embedding)
-            )
-            with stop_signals_blocked():
-                batches = iter(loader)  # forks the loader's workers
-            formed = 0
-            for batch_index, batch in enumerate(batches):
-                formed += 1
-                if batch_index < progress.batches_done_in_epoch:
-                    continue  # a resumed run replays this epoch's order up to where it stopped
-                rgb, conditioning = split_batch(batch, accelerator.device)
-                if takes_embedding and not conditioning and not warned_about_embedding:
-                    warned_about_embedding = True
-                    accelerator.print(
-                        f"{' '.join(args.train_data)} holds no precomputed embeddings, so the model computes them on every "
-                        "batch (slow); train_scripts/shrink_dataset.py --embed_for MODEL adds them"
-                    )
-                if len(checksums) < 100:
-                    checksums.append(int(rgb.sum()))
-                lightness, ab = batch_to_model_space(rgb.to(accelerator.device))
-                with accelerator.accumulate(*trainables):
-                    losses = train_step(
-                        args,
-                        accelerator,
-                        objective,
-                        (model, optimizer, lr_scheduler),
-                        (discriminator, d_optimizer, d_scheduler),
-                        lightness,
-                        ab,
-                        conditioning,
-                    )
-                progress.batches_done_in_epoch = batch_index + 1
-                if not accelerator.sync_gradients:
-                    continue
-                progress.step += 1
-                losses = {
-                    name: accelerator.gather(value.detach()[None]).mean().item() for name, value in losses.items()
-                }
-                bad = [name for name, value in losses.items() if not math.isfinite(value)]
-                if bad:
-                    raise SystemExit(
-                        f"step {progress.step}: the {', '.join(bad)} loss became {losses[bad[0]]}; stopping. "
-                        f"Last checkpoint: {latest_checkpoint(output_dir)}. Try a lower --learning_rate, "
-                        "--max_grad_norm 1, or --mixed_precision no."
-                    )
-                logs = {f"loss/{name}": value for name, value in losses.items()}
-                logs["lr"] = lr_scheduler.get_last_lr()[0]
-                accelerator.log(logs, step=progress.step)
-                step_ends.append(time.perf_counter())
-                bar.update(1)
-                bar.set_postfix({name: f"{value:.4f}" for name, value in losses.items()})
-                if progress.step % args.checkpointing_steps == 0:
-                    save_checkpoint()
-                if progress.step % args.validation_steps == 0:
-                    run_validation()
-                out_of_time = (
-                    bool(args.max_train_minutes) and time.perf_counter() - started > args.max_train_minutes * 60
-                )
-                # One reduction carries both requests, so every rank stops at the same step.
-                requests = torch.tensor([float(stop.signal_number), float(out_of_time)], device=accelerator.device)
-                if accelerator.num_processes > 1:
-                    requests = accelerator.reduce(requests, reduction="max")
-                signal_number, out_of_time = int(requests[0].item()), bool(requests[1].item())
-                if signal_number:
-                    if progress.step % args.checkpointing_steps:
-                        save_checkpoint()
-                    accelerator.print(
-                        f"\nstopped by signal at step {progress.step}; checkpoint in {latest_checkpoint(output_dir)}; "
-                        "continue with --resume_from_checkpoint latest"
-                    )
-                    accelerator.end_training()
-                    raise SystemExit(128 + signal_number)
-                if progress.step >= args.max_train_steps or out_of_time:
-                    break
-            else:
-                if not formed:
-                    raise SystemExit(no_batch_message(args))
-                progress.epoch += 1
-                progress.batches_done_in_epoch = 0
+def training_batches(run: Run, loader_factory=None) -> Iterator:
+    """Loader batches, epoch after epoch, without end; a resumed run replays its epoch's order up to where it stopped."""
+    progress = run.progress
+    while True:
+        if loader_factory:
+            loader = loader_factory(progress.epoch)
+        else:
+            loader = train_loader(run.args, run.accelerator, progress.epoch, run.conditions)
+        with stop_signals_blocked():
+            batches = iter(loader)  # forks the loader's workers
+        formed = 0
+        for index, batch in enumerate(batches):
+            formed += 1
+            if index < progress.batches_done_in_epoch:
                 continue
-            break
-    bar.close()
-    seconds = training_seconds()
-    if progress.step % args.validation_steps or not metrics:
-        run_validation()
-    summary = {
-        "step": progress.step,
-        "seconds": seconds,
-        # Throughput after the first step, which pays for warm-up and loader start.
-        "images_per_second": (
-            (len(step_ends) - 1)
-            * args.train_batch_size
-            * args.gradient_accumulation_steps
-            * accelerator.num_processes
-            / (step_ends[-1] - step_ends[0])
-            if len(step_ends) > 1
-            else float("nan")
-        ),
-        "validation": metrics,
-        "hardware": hardware(accelerator),
-        "rank": accelerator.process_index,
-        "batch_checksums": checksums,
-        "loss": losses,
-    }
-    (output_dir / f"summary-rank{accelerator.process_index}.json").write_text(json.dumps(summary, indent=2))
-    if accelerator.is_main_process:
-        folder = save_final_model(args, argv, model, discriminator, metrics, progress.step, seconds, accelerator)
-        if args.push_to_hub:
-            from huggingface_hub import upload_folder
-
-            for upload in hub_uploads:
-                upload.result()
-            upload_folder(
-                repo_id=args.hub_model_id,
-                folder_path=folder,
-                token=args.hub_token,
-                commit_message=f"final model, step {progress.step}",
-            )
-        accelerator.print(f"saved {folder}")
-    accelerator.wait_for_everyone()
-    accelerator.end_training()
-    return summary
+            # Counted when handed out: checkpoints are written between steps, after it was trained on.
+            progress.batches_done_in_epoch = index + 1
+            yield batch
+        if not formed:
+            raise SystemExit(no_batch_message(run.args))
+        progress.epoch += 1
+        progress.batches_done_in_epoch = 0
 
 
-def train_step(args, accelerator, objective, generator_parts, discriminator_parts, lightness, ab, conditioning):
+def optimisation_step(run: Run, batches: Iterator) -> dict[str, float]:
+    """One optimiser step: micro-batches until the accelerator syncs the gradients; returns the losses.
+
+    A non-finite loss stops the run before any checkpoint holds the broken weights.
+    """
+    accelerator = run.accelerator
+    trainables = [network for network in (run.model, run.discriminator) if network is not None]
+    synced = False
+    while not synced:
+        rgb, conditions = split_batch(next(batches))
+        report_missing_conditions(run, conditions)
+        if len(run.batch_checksums) < 100:
+            run.batch_checksums.append(int(rgb.sum()))
+        lightness, ab = batch_to_model_space(rgb.to(accelerator.device))
+        conditions = {name: value.to(accelerator.device) for name, value in conditions.items()}
+        with accelerator.accumulate(*trainables):
+            losses = train_step(run, lightness, ab, conditions)
+        synced = accelerator.sync_gradients
+    run.progress.step += 1
+    # Every rank gets the same means, so every rank takes the same decision below.
+    run.losses = {name: accelerator.gather(value.detach()[None]).mean().item() for name, value in losses.items()}
+    bad = [name for name, value in run.losses.items() if not math.isfinite(value)]
+    if bad:
+        raise SystemExit(
+            f"step {run.progress.step}: the {', '.join(bad)} loss became {run.losses[bad[0]]}; stopping. "
+            f"Last checkpoint: {latest_checkpoint(run.output_dir)}. Try a lower --learning_rate, "
+            "--max_grad_norm 1, or --mixed_precision no."
+        )
+    accelerator.log(
+        {**{f"loss/{name}": value for name, value in run.losses.items()}, "lr": run.lr_scheduler.get_last_lr()[0]},
+        step=run.progress.step,
+    )
+    run.step_ends.append(time.perf_counter())
+    return run.losses
+
+
+def report_missing_conditions(run: Run, conditions: dict) -> None:
+    """Say once when the data lacks a column the model could read instead of computing it."""
+    missing = [name for name in run.conditions if name not in conditions]
+    if missing and not run.reported_missing_conditions:
+        run.reported_missing_conditions = True
+        run.accelerator.print(
+            f"{' '.join(run.args.train_data)} holds no precomputed {', '.join(missing)} column, so the model computes "
+            "it on every batch (slow); train_scripts/shrink_dataset.py --embed_for MODEL adds embeddings"
+        )
+
+
+def train_step(run: Run, lightness, ab, conditions: dict) -> dict[str, torch.Tensor]:
     """One (micro-)batch: backward and step for each (network, optimiser, scheduler); returns the losses.
 
-    ``conditioning`` holds the generator's further inputs (a precomputed ``embedding``), usually none.
+    ``conditions`` are the generator's further inputs by name (a precomputed ``embedding``), usually none.
     """
-    model, optimizer, scheduler = generator_parts
-    discriminator, d_optimizer, d_scheduler = discriminator_parts
-    if discriminator is None:
-        loss = objective(model, lightness, ab, **conditioning)
-        accelerator.backward(loss)
-        _clip_and_step(args, accelerator, model, optimizer, scheduler)
+    model, objective = run.model, run.objective
+    if run.discriminator is None:
+        loss = objective(model, lightness, ab, **conditions)
+        run.accelerator.backward(loss)
+        _clip_and_step(run, model, run.optimizer, run.lr_scheduler)
         return {"generator": loss}
-    target = target_for(unwrapped(model), lightness, ab)
-    fake = model(lightness, **conditioning)
+    target = target_for(run.unwrapped(model), lightness, ab)
+    fake = model(lightness, **conditions)
     # Discriminator first, on a detached colorization; then the generator against the updated D.
-    d_loss = objective.discriminator_loss(discriminator, lightness, fake, target)
-    accelerator.backward(d_loss)
-    _clip_and_step(args, accelerator, discriminator, d_optimizer, d_scheduler)
-    g_loss = objective.generator_loss(discriminator, lightness, fake, target)
-    accelerator.backward(g_loss)
-    _clip_and_step(args, accelerator, model, optimizer, scheduler)
-    d_optimizer.zero_grad(set_to_none=True)  # the generator's backward also reached D's weights
+    d_loss = objective.discriminator_loss(run.discriminator, lightness, fake, target)
+    run.accelerator.backward(d_loss)
+    _clip_and_step(run, run.discriminator, run.d_optimizer, run.d_scheduler)
+    g_loss = objective.generator_loss(run.discriminator, lightness, fake, target)
+    run.accelerator.backward(g_loss)
+    _clip_and_step(run, model, run.optimizer, run.lr_scheduler)
+    run.d_optimizer.zero_grad(set_to_none=True)  # the generator's backward also reached D's weights
     return {"generator": g_loss, "discriminator": d_loss}
 
 
-def _clip_and_step(args, accelerator, network, optimizer, scheduler):
-    if args.max_grad_norm and accelerator.sync_gradients:
-        accelerator.clip_grad_norm_(network.parameters(), args.max_grad_norm)
+def _clip_and_step(run: Run, network, optimizer, scheduler) -> None:
+    if run.args.max_grad_norm and run.accelerator.sync_gradients:
+        run.accelerator.clip_grad_norm_(network.parameters(), run.args.max_grad_norm)
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
+
+
+def save_checkpoint(run: Run) -> None:
+    """``checkpoint-STEP`` on every rank (accelerate writes each rank's RNG state); the oldest pruned; pushed if asked."""
+    folder = run.output_dir / f"checkpoint-{run.progress.step}"
+    run.progress.seconds = run.seconds()
+    run.accelerator.save_state(str(folder))
+    if not run.accelerator.is_main_process:
+        return
+    prune_checkpoints(run.output_dir, run.args.checkpoints_total_limit)
+    if run.args.push_to_hub:
+        from huggingface_hub import upload_folder
+
+        # In the background: training goes on while it uploads; export waits for them all.
+        run.hub_uploads.append(
+            upload_folder(
+                repo_id=run.args.hub_model_id,
+                folder_path=folder,
+                path_in_repo=folder.name,
+                token=run.args.hub_token,
+                run_as_future=True,
+            )
+        )
+
+
+def agreed_stop(run: Run, signal_number: int) -> tuple[int, bool]:
+    """(the stop signal received, whether --max_train_minutes is up), as every rank sees them.
+
+    One reduction carries both requests, so that every rank stops at the same step.
+    """
+    args = run.args
+    out_of_time = bool(args.max_train_minutes) and time.perf_counter() - run.started > args.max_train_minutes * 60
+    requests = torch.tensor([float(signal_number), float(out_of_time)], device=run.accelerator.device)
+    if run.accelerator.num_processes > 1:
+        requests = run.accelerator.reduce(requests, reduction="max")
+    return int(requests[0].item()), bool(requests[1].item())
+
+
+def exit_on_signal(run: Run, signal_number: int) -> NoReturn:
+    """Checkpoint (unless this step's is written already) and exit as the signal would have, 128 + its number."""
+    if run.progress.step % run.args.checkpointing_steps:
+        save_checkpoint(run)
+    run.accelerator.print(
+        f"\nstopped by signal at step {run.progress.step}; checkpoint in {latest_checkpoint(run.output_dir)}; "
+        "continue with --resume_from_checkpoint latest"
+    )
+    run.accelerator.end_training()
+    raise SystemExit(128 + signal_number)
+
+
+# ------------------------------------------------------------------------------------------
+# Validation: the evaluation protocol on a few photos, so that its numbers are the ones
+# `hfcolor evaluate` gives the exported model and its pictures what users will see.
+
+VALIDATION_METRICS = ("psnr", "ssim", "ab_l1", "colorfulness", "colorfulness_true")
+
+
+def read_validation_photos(args) -> list[Image.Image]:
+    """The first --num_validation_images readable photos of the validation split, read once."""
+    source = DatasetPhotos(args.validation_data, args.validation_split, args.num_validation_images, args.streaming)
+    photos = list(source)
+    if not photos:
+        raise SystemExit(
+            f"no readable validation images in {args.validation_data} (split {args.validation_split}, "
+            f"{source.skipped} unreadable)"
+        )
+    return photos
+
+
+def validate(model, photos: list[Image.Image], args, device: torch.device) -> Evaluation:
+    """Score ``model`` and the gray baseline on ``photos`` through the evaluation protocol (hfcolor.pipelines.Colorizer).
+
+    Training is left as it was: the model goes back to training mode (the pipeline puts it in eval
+    mode), and evaluate's seeding for sampling models does not reach the RNG that training draws from.
+    """
+    protocol = Protocol(image_size=args.resolution, fid_kid=False, num_bins=(10,))
+    was_training = model.training
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        try:
+            evaluation = evaluate(
+                [(args.model, model)], photos, protocol, device=device, progress=False, grid_rows=len(photos)
+            )
+        finally:
+            model.train(was_training)
+    if args.model in evaluation.failed:  # evaluate records a failing model and goes on; training must not
+        raise RuntimeError(f"validation: {evaluation.failed[args.model]}")
+    return evaluation
+
+
+def run_validation(run: Run) -> None:
+    """Validate on the main process and record it: grid picture, metrics.jsonl, trackers; the others wait."""
+    accelerator, step = run.accelerator, run.progress.step
+    if accelerator.is_main_process:
+        evaluation = validate(run.unwrapped(run.model), run.validation_photos, run.args, accelerator.device)
+        scores = evaluation.results[run.args.model].mean()
+        run.metrics = {key: scores[key] for key in VALIDATION_METRICS}
+        grid = evaluation.grid(tile=run.args.resolution)  # input | model | truth, one row per photo
+        folder = run.output_dir / "validation"
+        folder.mkdir(exist_ok=True)
+        grid.save(folder / f"step-{step:06d}.png")
+        # A plain record beside TensorBoard's, for validation curves over steps and time.
+        with open(folder / "metrics.jsonl", "a") as record:
+            record.write(json.dumps({"step": step, "seconds": run.seconds(), **run.metrics}) + "\n")
+        accelerator.log({f"validation/{key}": value for key, value in run.metrics.items()}, step=step)
+        if run.args.report_to == "tensorboard":
+            tracker = accelerator.get_tracker("tensorboard")
+            tracker.writer.add_image("validation/grid", np.asarray(grid), step, dataformats="HWC")
+    accelerator.wait_for_everyone()
+
+
+# ------------------------------------------------------------------------------------------
+# The end of a run: summary, model and card.
+
+
+def summarize(run: Run, seconds: float) -> dict:
+    args, accelerator = run.args, run.accelerator
+    timed = run.step_ends
+    images = args.train_batch_size * args.gradient_accumulation_steps * accelerator.num_processes
+    return {
+        "step": run.progress.step,
+        "seconds": seconds,
+        # Throughput after the first step, which pays for warm-up and loader start.
+        "images_per_second": (len(timed) - 1) * images / (timed[-1] - timed[0]) if len(timed) > 1 else float("nan"),
+        "validation": run.metrics,
+        "hardware": hardware(accelerator),
+        "rank": accelerator.process_index,
+        "batch_checksums": run.batch_checksums,
+        "loss": run.losses,
+    }
+
+
+def save_final_model(run: Run, seconds: float) -> Path:
+    """``OUTPUT_DIR/model`` (and ``discriminator``), with a card that says how it was trained and validated."""
+    args, accelerator = run.args, run.accelerator
+    folder = run.output_dir / "model"
+    shutil.rmtree(folder, ignore_errors=True)
+    command = "accelerate launch train_scripts/train.py " + " ".join(redacted(run.argv))
+    details = "\n".join(
+        [
+            "## Training",
+            f"- Recipe: `{args.config or 'command line'}` ({args.objective}, loss `{args.loss}`)",
+            (
+                f"- Data: {', '.join(f'`{source}`' for source in args.train_data)} split `{args.train_split}` "
+                f"at {args.resolution} px"
+            ),
+            (
+                f"- Steps: {run.progress.step} x batch {args.train_batch_size} x "
+                f"{accelerator.num_processes} process(es) x accumulation {args.gradient_accumulation_steps}"
+            ),
+            f"- Hardware: {hardware(accelerator)}, {seconds / 60:.1f} min",
+            f"- Command: `{command}`",
+            "",
+            "## Validation (last evaluation during training)",
+            "",
+            "| metric | value |",
+            "|---|---|",
+            *[f"| {key} | {value:.4f} |" for key, value in run.metrics.items()],
+        ]
+    )
+    run.unwrapped(run.model).save_pretrained(folder, model_card_kwargs={"details": details})
+    if run.discriminator is not None:
+        run.unwrapped(run.discriminator).save_pretrained(run.output_dir / "discriminator")
+    return folder
+
+
+def export(run: Run, seconds: float) -> None:
+    """Save the final model; with --push_to_hub, upload it once the checkpoints' uploads are done."""
+    folder = save_final_model(run, seconds)
+    if run.args.push_to_hub:
+        from huggingface_hub import upload_folder
+
+        for upload in run.hub_uploads:
+            upload.result()
+        upload_folder(
+            repo_id=run.args.hub_model_id,
+            folder_path=folder,
+            token=run.args.hub_token,
+            commit_message=f"final model, step {run.progress.step}",
+        )
+    run.accelerator.print(f"saved {folder}")
+
+
+def main(argv: list[str] | None = None, loader_factory=None) -> dict:
+    """Train; returns a summary. ``loader_factory(epoch)`` replaces the data (the benchmark's synthetic data)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    if args.push_to_hub:
+        check_hub_access(args.hub_model_id, args.hub_token)
+    run = start_run(args, argv)
+    accelerator = run.accelerator
+
+    out_of_time = False
+    with (
+        StopRequest() as stop,
+        contextlib.closing(training_batches(run, loader_factory)) as batches,
+        tqdm(
+            total=args.max_train_steps,
+            initial=run.progress.step,
+            desc="training",
+            disable=not accelerator.is_local_main_process,
+        ) as bar,
+    ):
+        while run.progress.step < args.max_train_steps and not out_of_time:
+            losses = optimisation_step(run, batches)
+            bar.update(1)
+            bar.set_postfix({name: f"{value:.4f}" for name, value in losses.items()})
+            if run.progress.step % args.checkpointing_steps == 0:
+                save_checkpoint(run)
+            if run.progress.step % args.validation_steps == 0:
+                run_validation(run)
+            signal_number, out_of_time = agreed_stop(run, stop.signal_number)
+            if signal_number:
+                exit_on_signal(run, signal_number)
+
+    seconds = run.seconds()
+    # The card and the summary describe the exported model, so its last step is validated too.
+    if run.progress.step % args.validation_steps or not run.metrics:
+        run_validation(run)
+    summary = summarize(run, seconds)
+    (run.output_dir / f"summary-rank{accelerator.process_index}.json").write_text(json.dumps(summary, indent=2))
+    if accelerator.is_main_process:
+        export(run, seconds)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return summary
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def trainer_command(job: dict, runs: Path, name: str, plan: dict, args) -> list[
     for key, value in options.items():
         if value is None or value is False:
             continue
-        if value is True:  # a switch such as --tiny
+        if value is True:  # a switch such as --cpu
             command.append(f"--{key}")
             continue
         if key == "init_from" and value in plan:

@@ -1,18 +1,13 @@
-"""The model zoo: importing this package registers every family and recipe."""
+"""The model zoo: importing this package imports every module in it, and each family module registers its recipes."""
 
-from . import (
-    bins_cnn,  # noqa: F401  (registers itself)
-    classic_unet,  # noqa: F401  (registers itself)
-    deep_koalarization,  # noqa: F401  (registers itself)
-    diffusion,  # noqa: F401  (registers itself)
-    discriminators,  # noqa: F401  (registers itself)
-    inception_colorizer,  # noqa: F401  (registers itself)
-    pix2pix_unet,  # noqa: F401  (registers itself)
-    resnet18_gray,  # noqa: F401  (registers itself)
-    resnet18_unet,  # noqa: F401  (registers itself)
-)
+import importlib
+import pkgutil
+
 from .base import CheckpointError, ColorizationModel
 from .registry import DEFAULT_MODEL, FAMILIES, RECIPES, Recipe, available_weights, create_model, load_model
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = [
     "DEFAULT_MODEL",

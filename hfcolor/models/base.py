@@ -1,4 +1,4 @@
-"""The contract every hfcolor colorizer follows, built on huggingface_hub's ``PyTorchModelHubMixin``.
+"""The contract every hfcolor network follows, built on huggingface_hub's ``PyTorchModelHubMixin``.
 
 Why the mixin rather than diffusers' ``ModelMixin``: it records every ``__init__`` argument in
 ``config.json`` by itself, saves ``model.safetensors``, writes a model card and pushes to the Hub,
@@ -6,15 +6,24 @@ with huggingface_hub as its only dependency, so a ``from_pretrained`` user of a 
 diffusers. hfcolor tightens two defaults: weights load with strict key matching, and only from
 safetensors (the mixin would fall back to a pickled ``pytorch_model.bin``).
 
-A model takes the normalised L* channel (B, 1, H, W) in [-1, 1] and declares in ``predicts`` what
-its ``forward`` returns:
+A colorizer takes the normalised L* channel (B, 1, H, W) in [-1, 1] and declares:
 
-* ``"ab"``: a*b* in [-1, 1] (B, 2, H, W);
-* ``"rgb"``: RGB in [-1, 1] (B, 3, H, W);
-* ``"ab_bins"``: class scores over ``self.quantizer``'s a*b* bins.
+* ``predicts``, what its ``forward`` returns: ``"ab"`` (a*b* in [-1, 1], (B, 2, H, W)), ``"rgb"``
+  (RGB in [-1, 1], (B, 3, H, W)) or ``"ab_bins"`` (class scores over ``self.quantizer``'s bins);
+* ``conditions``, the named inputs it takes besides L* (a global ``embedding`` of the photo today;
+  colour hints or a reference image next). Every condition is optional: a model colorizes from L*
+  alone, and a condition given replaces what it would otherwise work out itself;
+* ``options``, keyword arguments that change how it colorizes, not what it reads (``vividness``,
+  a sampler's ``num_inference_steps``);
+* ``stochastic``: whether it samples, so that a seeded ``generator`` is what makes it reproducible.
 
-:meth:`ColorizationModel.predict_ab` turns any of these into a*b* in [-1, 1], which is all the
-colorize pipeline needs.
+:meth:`ColorizationModel.predict_ab` turns any prediction into a*b* in [-1, 1], which is all the
+colorization pipeline needs. Each network also states ``size_multiple``, the number its input's
+height and width must divide by, and the base class checks it on every call.
+
+Nothing here touches the network while a model is built or loaded: parts trained elsewhere
+(ImageNet weights) are fetched by :meth:`HubModule.fetch_pretrained_parts`, which
+:func:`~hfcolor.models.create_model` calls for a new model and loading never does.
 """
 
 from __future__ import annotations
@@ -78,6 +87,24 @@ class HubModule(
     family: ClassVar[str] = ""
     # Networks with a fully connected layer over the image take only ``input_size``.
     fixed_size: ClassVar[bool] = False
+    # Height and width of the input must be multiples of this (a model sets it from its depth).
+    size_multiple: int = 1
+
+    def __init__(self):
+        super().__init__()
+        self.register_forward_pre_hook(_check_input_size)
+
+    def set_size_multiple(self, multiple: int, image_size: int | None = None) -> None:
+        """Inputs' sides must divide by ``multiple`` (checked on every call), the working ``image_size`` too."""
+        if image_size is not None and image_size % multiple:
+            raise ValueError(f"image_size {image_size} must be a multiple of {multiple}")
+        self.size_multiple = multiple
+
+    def fetch_pretrained_parts(self) -> None:
+        """Copy weights trained elsewhere (ImageNet) into a new model; nothing by default.
+
+        Called by :func:`~hfcolor.models.create_model`, never by loading: a saved model holds them.
+        """
 
     @property
     def config(self) -> dict:
@@ -152,6 +179,20 @@ class HubModule(
         return model.eval()
 
 
+def _check_input_size(module: HubModule, inputs: tuple) -> None:
+    height, width = inputs[0].shape[-2:]
+    multiple = module.size_multiple
+    if module.fixed_size and (height, width) != (module.input_size, module.input_size):
+        raise ValueError(
+            f"{type(module).__name__} has fully connected layers for image_size {module.input_size}; "
+            f"got size {height}x{width}"
+        )
+    if height % multiple or width % multiple:
+        raise ValueError(
+            f"{type(module).__name__} needs height and width divisible by {multiple}; got {(height, width)}"
+        )
+
+
 def _weights_file(model_id, revision, cache_dir, force_download, local_files_only, token) -> str:
     """Only safetensors: hfcolor never unpickles downloaded files."""
     if os.path.isdir(model_id):
@@ -212,23 +253,29 @@ class ColorizationModel(HubModule):
     """A colorizer: normalised L* (B, 1, H, W) in, what ``predicts`` names out."""
 
     predicts: ClassVar[str] = "ab"
-    # Keyword arguments of ``forward`` that change how it colorizes (not what it reads), e.g. ``vividness``.
+    # Named inputs of ``forward`` besides L*, each optional (see the module docstring).
+    conditions: ClassVar[tuple[str, ...]] = ()
+    # Keyword arguments of ``predict_ab`` that change how it colorizes (not what it reads), e.g. ``vividness``.
     options: ClassVar[tuple[str, ...]] = ()
-    # Whether ``forward(lightness, embedding=...)`` takes a precomputed global embedding of each photo.
-    takes_embedding: ClassVar[bool] = False
+    # Whether it samples: ``predict_ab`` then takes a ``generator`` (one, or one per image).
+    stochastic: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.predicts not in PREDICTIONS:
             raise TypeError(f"{cls.__name__}.predicts must be one of {PREDICTIONS}, not {cls.predicts!r}")
 
-    def predict_ab(self, lightness: torch.Tensor, **options) -> torch.Tensor:
+    def data_conditions(self) -> tuple[str, ...]:
+        """The conditions training may read from a dataset column of the same name instead of computing them."""
+        return self.conditions
+
+    def predict_ab(self, lightness: torch.Tensor, **inputs) -> torch.Tensor:
         """Normalised L* (B, 1, H, W) -> normalised a*b* (B, 2, H, W), whatever the model predicts.
 
-        ``options`` are keyword arguments the model declares in ``options`` (e.g. ``vividness``).
+        ``inputs`` are the model's named ``conditions`` (batched tensors) and ``options``.
         """
-        check_options(self, options)
-        output = self(lightness, **options)
+        check_inputs(self, inputs)
+        output = self(lightness, **inputs)
         if self.predicts == "ab":
             return output
         if self.predicts == "rgb":
@@ -236,11 +283,16 @@ class ColorizationModel(HubModule):
         return normalize_ab(self.quantizer.decode(output.float(), **self.decoding))
 
 
-def check_options(model: ColorizationModel, options: dict) -> None:
-    unknown = sorted(set(options) - set(model.options))
+def check_inputs(model: ColorizationModel, inputs: dict, kinds: tuple[str, ...] = ("conditions", "options")) -> None:
+    """Every name in ``inputs`` must be one of the model's ``kinds`` of input (a sampler's ``generator`` too)."""
+    accepted = [name for kind in kinds for name in getattr(model, kind)]
+    accepted += ["generator"] if model.stochastic and "options" in kinds else []
+    unknown = sorted(set(inputs) - set(accepted))
     if unknown:
-        offered = ", ".join(model.options) or "none"
-        raise ValueError(f"{type(model).__name__} has no option {', '.join(unknown)} (its options: {offered})")
+        raise ValueError(
+            f"{type(model).__name__} has no {' or '.join(kind[:-1] for kind in kinds)} {', '.join(unknown)} "
+            f"(its {' and '.join(kinds)}: {', '.join(accepted) or 'none'})"
+        )
 
 
 class ClassRebalancing:

@@ -1,38 +1,23 @@
-"""Seed 004's plain CNN colorizers: regression, per-channel bins, and joint a*b* bins (Agrawal & Sawhney).
+"""Report 004's plain CNN colorizers (Agrawal and Sawhney): regression, per-channel bins, joint a*b* bins.
 
-Sections of seed 004 this file follows, and what it chooses where the report is vague:
+Nine stride-1 5x5 convolutions, each followed by ReLU then BatchNorm (after the report's model [1], Zhang et
+al. 2016), then a head: ``bins_cnn`` regresses a*b* in [-1, 1] (L2, smooth L1 or L2 with dropout: the training
+recipe, ``seed004_*.yaml``, names the loss); ``bins_cnn_classifier`` scores ``num_bins`` equal bins per channel
+over [-100, 100]; ``bins_cnn_joint`` scores joint in-gamut a*b* cells with class rebalancing, the report's
+future work (6). The default fully connected head (``head="fc"``) takes ``image_size`` only (64 px; 32 for the
+CIFAR-10 baseline) and raises ValueError otherwise (:class:`hfcolor.pipelines.Colorizer` resizes to it);
+``head="conv"`` (padded convolutions and a 1x1 class layer, as in [1]) runs at any size.
 
-* 4.2.3 (architecture): 9 convolutions of kernel 5 and stride 1, each followed by ReLU then
-  BatchNorm (that order, as in the report and its model [1], Zhang et al. 2016), then a fully
-  connected layer whose output is reshaped to 64x64x2. Figure 4's channel widths and resolutions did
-  not survive in the report's text; it says "the only down sampling is done through the
-  convolutional layers themselves", which with stride 1 means unpadded convolutions: each trims
-  4 px, so 64 px shrink to 60, 56, ..., 28. The widths follow [1]'s profile (widening from 64 to
-  512, narrowing to 256 before the class layer) at half width, (32, 64, 128, 256, 256, 256, 256,
-  128, 64), our choice for the report's "computational constraints".
-* The fully connected head: a dense layer from 28x28x64 to 64x64x2 would hold 411M weights, and
-  4.1G to a 10-bin classifier's 64x64x20. We factor it into a layer over positions (28x28 ->
-  64x64, shared by all channels: every output pixel still sees the whole image, which is what the
-  report's FC layer is for) and a 1x1 convolution that mixes the channels into the outputs:
-  3.2M weights at 64 px, whatever the number of classes. It works at ``image_size`` only; other
-  sizes raise ValueError (the pipeline resizes to ``image_size``).
-* ``head="conv"``: zero-padded convolutions keep the resolution and a 1x1 convolution gives the
-  outputs, like [1]'s class layer; the network then runs at any size.
-* 4.2.4 and 4.2.7 (regression): L2, smooth L1, or L2 with dropout after every BatchNorm. The loss
-  belongs to the trainer and is recorded in ``loss``. The report keeps a unit "active with some
-  probability p (0.4 in our case)": a keep probability, so the drop probability (torch's
-  convention, ``dropout``) is 0.6. The report's output layer is linear; hfcolor's contract wants
-  a*b* in [-1, 1], so a tanh bounds it.
-* 4.2.2 and 5.4 (classification): N equal bins per channel over [-100, 100] (N = 10, 30, 50),
-  cross-entropy, then the most likely bin turned back into its value (``decode="mode"``, the bin's
-  centre; the report used the mean of the pixels that fell in the bin, which it does not give).
-* 4.1 (baseline): "3 layers of CNN followed by a Fully Connected layer" on 32x32 CIFAR-10 with L2,
-  ReLU and BatchNorm: the same network with three convolutions, so a recipe of this family. Its
-  widths are not given; we chose (32, 64, 64) and kernel 5.
-* 6 (future work, "bin the A, B value together as a pair"), done as in [1]: classes over the
-  in-gamut a*b* grid of 10 (``GamutABBins``), soft-encoded targets, a loss weighted per pixel by
-  ``class_weights`` of its nearest class (inverse of the Gaussian-smoothed colour prior mixed with
-  a uniform one, lambda = 0.5, sigma = 5, expected weight 1), and the annealed mean with T = 0.38.
+Where we deviate from the report:
+
+* Widths (32, 64, 128, 256, 256, 256, 256, 128, 64), [1]'s profile halved: Figure 4's are lost from the text.
+* Unpadded convolutions (64 px shrink to 28): with stride 1, the report's "only down sampling".
+* The FC head factored as positions (28x28 -> 64x64) times channels (1x1 conv): 3.2M weights, not 411M.
+* tanh on the regression output, which the report leaves linear: hfcolor's a*b* lives in [-1, 1].
+* ``dropout`` 0.6 for the report's units "active with probability 0.4": torch's is the drop probability.
+* Bins decode to their centres (``decode="mode"``): the report's per-bin pixel means are not given.
+* The CIFAR-10 baseline's widths (32, 64, 64) and kernel 5 are ours: the report gives none.
+* Joint bins done as [1] does (soft targets, lambda 0.5, sigma 5, T = 0.38): the report only proposes them.
 """
 
 from __future__ import annotations
@@ -42,12 +27,11 @@ from torch import nn
 
 from ..color import DECODE_MODES, GamutABBins, UniformABBins
 from .base import ClassRebalancing, ColorizationModel
-from .registry import register, register_family
+from .registry import register
 
 # Lists, not tuples: config.json gives lists back, and a reloaded model's config must equal the original's.
 SEED004_WIDTHS = [32, 64, 128, 256, 256, 256, 256, 128, 64]
 HEADS = ("fc", "conv")
-REGRESSION_LOSSES = ("l2", "smooth_l1")
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -79,8 +63,7 @@ class Seed004CNN(nn.Module):
         _check_choice("head", head, HEADS)
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, not {kernel_size}")
-        self.head_kind, self.image_size = head, image_size
-        # Without padding the convolutions are the network's only downsampling (seed 004, 4.2.3);
+        # Without padding the convolutions are the network's only downsampling (report 004, 4.2.3);
         # the conv head has no FC layer to restore the resolution, so it keeps it instead.
         padding = 0 if head == "fc" else kernel_size // 2
         layers, in_width = [], 1
@@ -102,17 +85,40 @@ class Seed004CNN(nn.Module):
         self.head = SpatialFullyConnected(in_width, feature_size, out_channels, image_size)
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
-        if self.head_kind == "fc" and tuple(lightness.shape[-2:]) != (self.image_size, self.image_size):
-            raise ValueError(
-                f"a fully connected head works at its image_size only, {self.image_size}x{self.image_size}; "
-                f"got {tuple(lightness.shape[-2:])} (resize the input, or use head='conv')"
-            )
         return self.head(self.body(lightness))
 
 
-@register_family
+def _network(model: ColorizationModel, outputs: int, widths, kernel_size, head, dropout, image_size) -> Seed004CNN:
+    """Report 004's CNN for ``model``, which then takes ``image_size`` only if the head is fully connected."""
+    model.fixed_size = head == "fc"
+    return Seed004CNN(outputs, widths, kernel_size, head, dropout, image_size)
+
+
+class _ClassScores(ColorizationModel):
+    """What the two classifiers share: scores over ``quantizer``'s classes, turned into a*b* as ``decode`` says."""
+
+    predicts = "ab_bins"
+
+    def _build(self, quantizer, decode: str, temperature: float, widths, kernel_size, head, dropout, image_size):
+        _check_choice("decode", decode, DECODE_MODES)
+        self.quantizer = quantizer
+        self.decoding = {"how": decode, "temperature": temperature}
+        self.network = _network(self, quantizer.num_classes, widths, kernel_size, head, dropout, image_size)
+
+    def forward(self, lightness: torch.Tensor) -> torch.Tensor:
+        return self.network(lightness)
+
+
 class BinsCNN(ColorizationModel):
-    """Regression: a*b* in [-1, 1] (seed 004, 4.1 and 4.2)."""
+    """Report 004's CNN regressing a*b* in [-1, 1] (4.1, 4.2.4, 4.2.7); the training recipe names the loss.
+
+    Parameters:
+        widths: output channels of each convolution (the report's nine layers; three for the CIFAR-10 baseline).
+        kernel_size: convolution kernel side, odd (5: the report's).
+        head: ``"fc"`` (the report's fully connected head: ``image_size`` only) or ``"conv"`` (any size).
+        dropout: drop probability after every BatchNorm (0.6: the report's keep probability of 0.4).
+        image_size: working resolution in pixels (square; 64, or 32 for CIFAR-10); with ``"fc"`` the only one.
+    """
 
     family = "bins_cnn"
     predicts = "ab"
@@ -123,24 +129,30 @@ class BinsCNN(ColorizationModel):
         kernel_size: int = 5,
         head: str = "fc",
         dropout: float = 0.0,
-        loss: str = "l2",
         image_size: int = 64,
     ):
         super().__init__()
-        _check_choice("loss", loss, REGRESSION_LOSSES)
-        self.network = Seed004CNN(2, widths, kernel_size, head, dropout, image_size)
-        self.fixed_size = head == "fc"
+        self.network = _network(self, 2, widths, kernel_size, head, dropout, image_size)
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.network(lightness))
 
 
-@register_family
-class BinsCNNClassifier(ColorizationModel):
-    """``num_bins`` equal bins per channel over [-100, 100]: logits (B, 2 * num_bins, H, W) (seed 004, 4.2.2)."""
+class BinsCNNClassifier(_ClassScores):
+    """``num_bins`` equal bins per channel over [-100, 100]: logits (B, 2 * num_bins, H, W) (report 004, 4.2.2).
+
+    Parameters:
+        num_bins: bins per channel (10, 30 or 50 in the report).
+        widths: output channels of each convolution (the report's nine layers).
+        kernel_size: convolution kernel side, odd (5: the report's).
+        head: ``"fc"`` (the report's fully connected head: ``image_size`` only) or ``"conv"`` (any size).
+        dropout: drop probability after every BatchNorm (0: none).
+        decode: how scores become a*b*: ``"mode"`` (the likeliest bin's centre), ``"mean"`` or ``"annealed_mean"``.
+        temperature: temperature of ``decode="annealed_mean"`` (0.38: Zhang et al.'s).
+        image_size: working resolution in pixels (square; 64); with ``"fc"`` the only one.
+    """
 
     family = "bins_cnn_classifier"
-    predicts = "ab_bins"
 
     def __init__(
         self,
@@ -151,31 +163,32 @@ class BinsCNNClassifier(ColorizationModel):
         dropout: float = 0.0,
         decode: str = "mode",
         temperature: float = 0.38,
-        loss: str = "cross_entropy",
         image_size: int = 64,
     ):
         super().__init__()
-        _check_choice("loss", loss, ("cross_entropy",))
-        _check_choice("decode", decode, DECODE_MODES)
-        self.quantizer = UniformABBins(num_bins)
-        self.decoding = {"how": decode, "temperature": temperature}
-        self.network = Seed004CNN(self.quantizer.num_classes, widths, kernel_size, head, dropout, image_size)
-        self.fixed_size = head == "fc"
-
-    def forward(self, lightness: torch.Tensor) -> torch.Tensor:
-        return self.network(lightness)
+        self._build(UniformABBins(num_bins), decode, temperature, widths, kernel_size, head, dropout, image_size)
 
 
-@register_family
-class BinsCNNJoint(ClassRebalancing, ColorizationModel):
-    """Joint a*b* classes over the in-gamut grid with class rebalancing: logits (B, Q, H, W) (seed 004, 6).
+class BinsCNNJoint(ClassRebalancing, _ClassScores):
+    """Joint a*b* classes over the in-gamut grid with class rebalancing: logits (B, Q, H, W) (report 004, 6).
 
     ``class_weights`` (Q,) are all 1 until :meth:`set_class_weights` is given the training set's
     class counts (:class:`~.base.ClassRebalancing`).
+
+    Parameters:
+        grid_size: side of the a*b* grid cells, in a*b* units (10: 265 in-gamut classes).
+        widths: output channels of each convolution (the report's nine layers).
+        kernel_size: convolution kernel side, odd (5: the report's).
+        head: ``"fc"`` (the report's fully connected head: ``image_size`` only) or ``"conv"`` (any size).
+        dropout: drop probability after every BatchNorm (0: none).
+        decode: how scores become a*b*: ``"annealed_mean"`` (Zhang et al.'s), ``"mean"`` or ``"mode"``.
+        temperature: temperature of ``decode="annealed_mean"`` (0.38: Zhang et al.'s).
+        rebalance_mix: weight of the uniform prior in the class rebalancing (Zhang et al.'s lambda: 0.5).
+        rebalance_sigma: Gaussian smoothing of the colour prior, in a*b* units (5).
+        image_size: working resolution in pixels (square; 64); with ``"fc"`` the only one.
     """
 
     family = "bins_cnn_joint"
-    predicts = "ab_bins"
 
     def __init__(
         self,
@@ -188,72 +201,65 @@ class BinsCNNJoint(ClassRebalancing, ColorizationModel):
         temperature: float = 0.38,
         rebalance_mix: float = 0.5,
         rebalance_sigma: float = 5.0,
-        loss: str = "rebalanced_cross_entropy",
         image_size: int = 64,
     ):
         super().__init__()
-        _check_choice("loss", loss, ("rebalanced_cross_entropy", "cross_entropy"))
-        _check_choice("decode", decode, DECODE_MODES)
-        self.quantizer = GamutABBins(grid_size)
-        self.decoding = {"how": decode, "temperature": temperature}
+        self._build(GamutABBins(grid_size), decode, temperature, widths, kernel_size, head, dropout, image_size)
         self.rebalance_mix, self.rebalance_sigma = rebalance_mix, rebalance_sigma
         self.register_buffer("class_weights", torch.ones(self.quantizer.num_classes))
-        self.network = Seed004CNN(self.quantizer.num_classes, widths, kernel_size, head, dropout, image_size)
-        self.fixed_size = head == "fc"
 
-    def forward(self, lightness: torch.Tensor) -> torch.Tensor:
-        return self.network(lightness)
-
-
-_TINY = {"widths": [4, 8, 4], "image_size": 32}
 
 register(
     "bins_cnn.l2",
     BinsCNN,
-    {"loss": "l2"},
-    "seed 004's 9-layer CNN at 64 px regressing a*b* with an L2 loss (4.2.4)",
-    tiny=_TINY,
+    {},
+    "report 004's 9-layer CNN at 64 px regressing a*b*, trained with an L2 loss (4.2.4)",
 )
 register(
     "bins_cnn.smooth_l1",
     BinsCNN,
-    {"loss": "smooth_l1"},
-    "seed 004's 9-layer CNN at 64 px regressing a*b* with a smooth L1 loss (4.2.4)",
-    tiny=_TINY,
+    {},
+    "the network of bins_cnn.l2, trained with a smooth L1 loss instead (4.2.4)",
 )
 register(
     "bins_cnn.l2_dropout",
     BinsCNN,
-    {"loss": "l2", "dropout": 0.6},
-    "seed 004's 9-layer CNN at 64 px, L2 loss, dropout after every BatchNorm keeping 40% of units (4.2.7)",
-    tiny=_TINY,
+    {"dropout": 0.6},
+    "report 004's 9-layer CNN at 64 px, L2 loss, dropout after every BatchNorm keeping 40% of units (4.2.7)",
 )
 register(
     "bins_cnn.cifar_baseline",
     BinsCNN,
-    {"widths": [32, 64, 64], "loss": "l2", "image_size": 32},
-    "seed 004's baseline: 3 convolutions and a fully connected layer at 32 px (CIFAR-10), L2 loss (4.1)",
-    tiny=_TINY,
+    {"widths": [32, 64, 64], "image_size": 32},
+    "report 004's baseline: 3 convolutions and a fully connected layer at 32 px (CIFAR-10), L2 loss (4.1)",
 )
-for _bins in (10, 30, 50):
-    register(
-        f"bins_cnn_classifier.ce{_bins}",
-        BinsCNNClassifier,
-        {"num_bins": _bins},
-        f"seed 004's 9-layer CNN at 64 px classifying a* and b* into {_bins} bins each, cross-entropy (4.2.2, 5.4)",
-        tiny=_TINY,
-    )
+register(
+    "bins_cnn_classifier.ce10",
+    BinsCNNClassifier,
+    {"num_bins": 10},
+    "report 004's 9-layer CNN at 64 px classifying a* and b* into 10 bins each, cross-entropy (4.2.2, 5.4)",
+)
+register(
+    "bins_cnn_classifier.ce30",
+    BinsCNNClassifier,
+    {"num_bins": 30},
+    "bins_cnn_classifier.ce10 with 30 bins per channel (5.4)",
+)
+register(
+    "bins_cnn_classifier.ce50",
+    BinsCNNClassifier,
+    {"num_bins": 50},
+    "bins_cnn_classifier.ce10 with 50 bins per channel (5.4)",
+)
 register(
     "bins_cnn_joint.rebalanced",
     BinsCNNJoint,
     {},
-    "seed 004's 9-layer CNN at 64 px over joint in-gamut a*b* classes, class-rebalanced, annealed mean (6, after [1])",
-    tiny=_TINY,
+    "report 004's 9-layer CNN at 64 px over joint in-gamut a*b* classes, class-rebalanced, annealed mean (6, after [1])",
 )
 register(
     "bins_cnn_joint.rebalanced_conv",
     BinsCNNJoint,
     {"head": "conv"},
     "bins_cnn_joint.rebalanced with a fully convolutional head: runs at any image size",
-    tiny=_TINY,
 )

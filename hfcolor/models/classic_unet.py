@@ -1,28 +1,17 @@
-"""Classic U-Net (Ronneberger et al. 2015), the U-Net of seed 001 (3.2) and the generator of its cGAN (3.3).
+"""Classic U-Net (Ronneberger et al. 2015): report 001's U-Net (3.2) and the generator of its cGAN (3.3).
 
-Seed 001 follows "(almost) the same U-net as when it was proposed": convolutions with BatchNorm and
-LeakyReLU and max-pooling down to 1024 channels, then upsampling, concatenation with the encoder's
-feature maps and more convolutions back to the input's size. Where the report is vague we chose
-what the original paper does:
+L* in; RGB (the report's output, trained with MSE) or a*b* out (``predicts``), both in [-1, 1]. Each level is two
+3x3 Conv-BatchNorm-LeakyReLU layers (64 -> 1024 channels at ``depth=4``); 2x2 max-pooling goes down, 2x2
+up-convolutions come back up and are concatenated with the mirrored level. Input sides must be multiples of
+``2**depth``; the recipes work at 256 px, the shipped ``classic_unet.seed001_small`` at 64 px and quarter width.
 
-* each level is two 3x3 convolutions (Conv -> BatchNorm -> LeakyReLU) at widths
-  ``base_channels * (1, 2, 4, 8, 16)``, i.e. 64 -> 1024 with ``depth=4`` poolings (2x2 max-pooling);
-* on the way up a 2x2 "up-convolution" (stride-2 transposed convolution) halves the channels before
-  the concatenation with the mirrored encoder level;
-* a 1x1 convolution maps the last 64 channels to the output.
+Where we deviate from the paper and the report:
 
-Where we depart from the paper, and why: the convolutions are padded so the output keeps the input's
-size, as the report requires (the paper's unpadded convolutions turn a 572 px tile into 388 px for
-overlap-tile segmentation); BatchNorm and LeakyReLU replace plain ReLU, as the report says, with the
-slope it does not give set to pix2pix's 0.2; tanh puts the output in [-1, 1]; the paper's dropout at
-the end of the contracting path is left out because the report does not mention it.
-
-The report predicts RGB (MSE against the colour photo); ``predicts="ab"`` gives the a*b* output the
-other hfcolor colorizers use. Both variants are recipes of the family ``classic_unet``, and a
-family names one class, so ``predicts`` is an ``__init__`` argument (kept in config.json, so
-``load_model`` rebuilds the right variant) that sets the instance's ``predicts``.
-
-The report gives no working resolution; 256 px is our choice (any multiple of ``2**depth`` works).
+* Padded convolutions: the output keeps the input's size, as the report needs (the paper crops 572 px to 388).
+* BatchNorm and LeakyReLU instead of ReLU, as the report says; its missing slope is pix2pix's 0.2.
+* tanh on the output: RGB and a*b* land in [-1, 1] like every hfcolor model's.
+* No dropout at the end of the contracting path: the report does not mention it.
+* ``predicts="ab"`` beside the report's RGB, to compare with the a*b* models; config.json records which.
 """
 
 from __future__ import annotations
@@ -31,7 +20,7 @@ import torch
 from torch import nn
 
 from .base import ColorizationModel
-from .registry import register, register_family
+from .registry import register
 
 OUTPUT_CHANNELS = {"ab": 2, "rgb": 3}
 
@@ -48,9 +37,17 @@ def _double_conv(in_channels: int, out_channels: int, negative_slope: float) -> 
     )
 
 
-@register_family
 class ClassicUNet(ColorizationModel):
-    """Seed 001's classic U-Net: L* in, RGB or a*b* out (``out_channels`` 3 or 2); the generator of its cGAN."""
+    """Report 001's classic U-Net: L* in, RGB or a*b* out; the generator of its cGAN.
+
+    Parameters:
+        predicts: ``"rgb"`` (the report's output, 3 channels) or ``"ab"`` (2 channels); both in [-1, 1].
+        in_channels: input channels (1: L*).
+        base_channels: width of the first level; level k has ``base_channels * 2**k`` (64: the paper's).
+        depth: 2x2 poolings (4: the paper's); input sides must be multiples of ``2**depth``.
+        negative_slope: LeakyReLU slope (0.2, pix2pix's; the report gives none).
+        image_size: working resolution in pixels (square), a multiple of ``2**depth``.
+    """
 
     family = "classic_unet"
 
@@ -66,8 +63,7 @@ class ClassicUNet(ColorizationModel):
         super().__init__()
         if predicts not in OUTPUT_CHANNELS:
             raise ValueError(f"predicts must be one of {tuple(OUTPUT_CHANNELS)}, not {predicts!r}")
-        if image_size % 2**depth:
-            raise ValueError(f"image_size {image_size} must be a multiple of 2**depth = {2**depth}")
+        self.set_size_multiple(2**depth, image_size)
         self.predicts = predicts
         self.depth = depth
         widths = [base_channels * 2**level for level in range(depth + 1)]
@@ -85,11 +81,6 @@ class ClassicUNet(ColorizationModel):
         self.head = nn.Sequential(nn.Conv2d(widths[0], OUTPUT_CHANNELS[predicts], 1), nn.Tanh())
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
-        factor = 2**self.depth
-        if lightness.shape[-1] % factor or lightness.shape[-2] % factor:
-            raise ValueError(
-                f"{type(self).__name__} needs height and width divisible by {factor}; got {tuple(lightness.shape[-2:])}"
-            )
         skips = []
         x = lightness
         for level, block in enumerate(self.encoder):
@@ -101,27 +92,21 @@ class ClassicUNet(ColorizationModel):
         return self.head(x)
 
 
-_REAL = {"base_channels": 64, "depth": 4, "image_size": 256}
-_TINY = {"base_channels": 4, "depth": 3, "image_size": 32}
-
 register(
     "classic_unet.seed001",
     ClassicUNet,
-    {**_REAL, "predicts": "rgb"},
-    "Ronneberger's U-Net (64 -> 1024 channels, BatchNorm, LeakyReLU) predicting RGB at 256 px, seed 001 (3.2)",
-    tiny=_TINY,
+    {"base_channels": 64, "depth": 4, "image_size": 256, "predicts": "rgb"},
+    "Ronneberger's U-Net (64 -> 1024 channels, BatchNorm, LeakyReLU) predicting RGB at 256 px, report 001 (3.2)",
 )
 register(
     "classic_unet.seed001_ab",
     ClassicUNet,
-    {**_REAL, "predicts": "ab"},
-    "seed 001's U-Net (64 -> 1024 channels) predicting a*b* instead of RGB, at 256 px",
-    tiny=_TINY,
+    {"base_channels": 64, "depth": 4, "image_size": 256, "predicts": "ab"},
+    "report 001's U-Net (64 -> 1024 channels) predicting a*b* instead of RGB, at 256 px",
 )
 register(
     "classic_unet.seed001_small",
     ClassicUNet,
     {"base_channels": 16, "depth": 4, "image_size": 64, "predicts": "rgb"},
-    "seed 001's U-Net at quarter width (16 -> 256 channels, 2M parameters) and 64 px, RGB out: the compact one hfcolor ships",
-    tiny=_TINY,
+    "report 001's U-Net at quarter width (16 -> 256 channels, 2M parameters) and 64 px, RGB out: the compact one hfcolor ships",
 )

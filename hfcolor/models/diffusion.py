@@ -1,19 +1,21 @@
-"""Conditional denoising diffusion on a*b* given L* (Palette-style, Saharia et al. 2022), on diffusers.
+"""Conditional denoising diffusion on a*b* given L*, after Palette (Saharia et al. 2022), built on diffusers.
 
-A diffusers ``UNet2DModel`` sees the noisy a*b* and the clean L* stacked as 3 channels and predicts
-the noise that was added (epsilon prediction). Training adds noise with :attr:`noise_scheduler`, a
-``DDPMScheduler`` built from this model's config::
+hfcolor's addition, from no report. A diffusers ``UNet2DModel`` reads noisy a*b* and clean L* as 3 channels and
+predicts the added noise; ``forward`` is one such prediction (the class docstring shows a training step), and
+``predict_ab`` samples by DDIM in ``num_inference_steps`` steps, so the model is ``stochastic``: a seeded
+``generator`` makes a colorization reproducible, other seeds give other plausible ones.
+:class:`hfcolor.pipelines.Colorizer` runs it like any model (``samples``, ``seed``, ``num_inference_steps``);
+:class:`hfcolor.pipelines.DiffusionColorizationPipeline` is its diffusers pipeline. Input sides must be
+multiples of ``2**(len(block_out_channels) - 1)``. diffusers is an optional extra (``hfcolor[diffusion]``),
+imported on first use.
 
-    t = torch.randint(0, model.noise_scheduler.config.num_train_timesteps, (batch,))
-    noise = torch.randn_like(ab)
-    loss = F.mse_loss(model(lightness, model.noise_scheduler.add_noise(ab, noise, t), t), noise)
+Where we deviate from the paper:
 
-Sampling runs DDIM from pure noise in ``num_inference_steps`` steps. Different starting noise gives
-different plausible colorizations of the same photo, so a seeded ``torch.Generator`` is what makes a
-colorization reproducible. No classifier-free guidance: L* is always given, in training and sampling.
-
-diffusers is an optional extra (``hfcolor[diffusion]``) and slow to import, so this file imports it
-on first use; the diffusers pipeline that wraps this model lives in :mod:`.diffusion_pipeline`.
+* Only a*b* is generated, given L*: L* passes through exactly, as in every hfcolor model.
+* 64 px and a small three-level UNet instead of Palette's 256 px one: trains in minutes, samples on a CPU.
+* Discrete timesteps on a cosine schedule, not Palette's continuous noise level: what diffusers provides.
+* DDIM in 25 steps by default, far fewer than Palette's sampling chain: 25 UNet calls per colorization.
+* The predicted clean a*b* is clipped to [-1, 1] at each step (``clip_sample``): normalised a*b* lies there.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 import torch
 
-from .base import ColorizationModel
-from .registry import register, register_family
+from .base import ColorizationModel, check_inputs
+from .registry import register
 
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
 TIMESTEP_SPACINGS = ("linspace", "leading", "trailing")
@@ -37,12 +39,36 @@ def _diffusers():
     return diffusers
 
 
-@register_family
 class DiffusionColorizer(ColorizationModel):
-    """A diffusers UNet denoising a*b* given L*; ``forward`` is one noise prediction, ``predict_ab`` samples."""
+    """A diffusers UNet denoising a*b* given L*; ``forward`` is one noise prediction, ``predict_ab`` samples.
+
+    One training step (what the ``diffusion`` objective does)::
+
+        t = torch.randint(0, model.noise_scheduler.config.num_train_timesteps, (batch,))
+        noise = torch.randn_like(ab)
+        loss = F.mse_loss(model(lightness, model.noise_scheduler.add_noise(ab, noise, t), t), noise)
+
+    Parameters:
+        image_size: working resolution in pixels (square), a multiple of ``2**(len(block_out_channels) - 1)``.
+        block_out_channels: UNet widths, one per level, fine to coarse.
+        layers_per_block: ResNet layers in each UNet block.
+        attention_levels: one flag per level: self-attention in that level's blocks.
+        mid_block_attention: self-attention in the UNet's middle block.
+        attention_head_dim: channels per attention head.
+        norm_num_groups: GroupNorm groups; must divide every width in ``block_out_channels``.
+        dropout: drop probability in the UNet's ResNet blocks (0.1 in the recipes).
+        num_train_timesteps: noise levels of the training schedule (1000).
+        beta_schedule: ``"squaredcos_cap_v2"`` (cosine), ``"linear"`` or ``"scaled_linear"``.
+        beta_start: first beta of the linear schedules (the cosine one ignores it).
+        beta_end: last beta of the linear schedules (the cosine one ignores it).
+        timestep_spacing: how sampling spreads its steps: ``"trailing"``, ``"leading"`` or ``"linspace"``.
+        num_inference_steps: default DDIM steps per sample, 1 to ``num_train_timesteps``; calls may override it.
+    """
 
     family = "diffusion"
     predicts = "ab"
+    options = ("num_inference_steps",)
+    stochastic = True
 
     def __init__(
         self,
@@ -67,8 +93,7 @@ class DiffusionColorizer(ColorizationModel):
                 f"attention_levels needs one flag per level of block_out_channels ({len(block_out_channels)}); "
                 f"got {len(attention_levels)}"
             )
-        if image_size % _size_multiple(block_out_channels):
-            raise ValueError(f"image_size {image_size} must be a multiple of {_size_multiple(block_out_channels)}")
+        self.set_size_multiple(_size_multiple(block_out_channels), image_size)
         if beta_schedule not in BETA_SCHEDULES:
             raise ValueError(f"beta_schedule must be one of {BETA_SCHEDULES}, not {beta_schedule!r}")
         if timestep_spacing not in TIMESTEP_SPACINGS:
@@ -118,15 +143,14 @@ class DiffusionColorizer(ColorizationModel):
         """A fresh DDIM scheduler on the training noise schedule (a new one per call: sampling mutates it)."""
         return _diffusers().DDIMScheduler.from_config(self.noise_scheduler.config)
 
-    def predict_ab(
-        self,
-        lightness: torch.Tensor,
-        num_inference_steps: int | None = None,
-        generator: torch.Generator | list[torch.Generator] | None = None,
-    ) -> torch.Tensor:
-        """Sample a*b* for normalised L* by DDIM from noise; the same ``generator`` seed gives the same a*b*."""
-        steps = num_inference_steps or self.num_inference_steps
-        return sample_ab(self.unet, self.sampling_scheduler(), lightness, steps, generator)
+    def predict_ab(self, lightness: torch.Tensor, **inputs) -> torch.Tensor:
+        """Sample a*b* for normalised L* by DDIM from noise in ``num_inference_steps`` (default: the config's).
+
+        ``generator``, one or one per image, makes it reproducible: the same seed gives the same a*b*.
+        """
+        check_inputs(self, inputs)
+        steps = inputs.get("num_inference_steps") or self.num_inference_steps
+        return sample_ab(self.unet, self.sampling_scheduler(), lightness, steps, inputs.get("generator"))
 
 
 def _size_multiple(block_out_channels: Sequence[int]) -> int:
@@ -168,38 +192,15 @@ def sample_ab(
     return ab
 
 
-_BASE = {
-    "image_size": 64,
-    "block_out_channels": [64, 128, 256],
-    "layers_per_block": 2,
-    "attention_levels": [False, False, True],
-    "attention_head_dim": 32,
-    "norm_num_groups": 32,
-    "dropout": 0.1,
-    "num_train_timesteps": 1000,
-    "beta_schedule": "squaredcos_cap_v2",
-    "num_inference_steps": 25,
-}
-_TINY = {
-    "image_size": 32,
-    "block_out_channels": [8, 16],
-    "layers_per_block": 1,
-    "attention_levels": [False, True],
-    "attention_head_dim": 8,
-    "norm_num_groups": 4,
-    "num_inference_steps": 2,
-}
 register(
     "diffusion.base",
     DiffusionColorizer,
-    _BASE,
+    {"dropout": 0.1},
     "conditional DDPM on a*b* given L* at 64 px (diffusers UNet2DModel, cosine schedule), sampled with 25 DDIM steps",
-    tiny=_TINY,
 )
 register(
     "diffusion.small",
     DiffusionColorizer,
-    {**_BASE, "block_out_channels": [32, 64, 128], "attention_head_dim": 16, "norm_num_groups": 16},
+    {"dropout": 0.1, "block_out_channels": [32, 64, 128], "attention_head_dim": 16, "norm_num_groups": 16},
     "diffusion.base at half width (4M parameters), small enough to ship inside the package",
-    tiny=_TINY,
 )

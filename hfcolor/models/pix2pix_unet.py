@@ -1,11 +1,15 @@
-"""Pix2pix U-Net generator (Isola et al. 2017), the generator of seeds 000 (2.3), 003 (3.1) and 004 (Appendix 1).
+"""Pix2pix U-Net generator (Isola et al. 2017): the cGAN generator of reports 000 (2.3), 003 (3.1), 004 (App. 1).
 
-Encoder: ``num_downs`` blocks of LeakyReLU(0.2) -> Conv 4x4 stride 2 -> BatchNorm, widths
-``base_channels * (1, 2, 4, 8, 8, ...)`` (no norm on the first and innermost blocks). Decoder: ReLU ->
-ConvTranspose 4x4 stride 2 -> BatchNorm, each concatenated with the mirrored encoder output; the
-three blocks after the innermost carry Dropout(0.5), which pix2pix uses as its noise source instead
-of a noise vector (seed 004 Appendix 1). The last block ends in tanh: a*b* in [-1, 1].
-At 256 px with 8 downsamplings the bottleneck is 1x1, as in pix2pix.
+L* in, a*b* in [-1, 1] out, through ``num_downs`` 4x4 stride-2 levels (LeakyReLU-Conv-BatchNorm down,
+ReLU-ConvTranspose-BatchNorm up, skip concatenations, widths ``base_channels * (1, 2, 4, 8, 8, ...)``). Dropout
+in the decoder blocks after the innermost is pix2pix's noise source (report 000: "in place of a noise input"),
+so outputs vary in training mode. Input sides must be multiples of ``2**num_downs``; each recipe picks
+``num_downs`` for a 1x1 bottleneck (8 at 256 px, 7 at 128 px, 6 at 64 px).
+
+Where we deviate from the paper:
+
+* Three dropout blocks at every depth, where pix2pix has ``num_downs - 5``: the reports give no count.
+* Biases in the first and innermost encoder convolutions, which no BatchNorm follows (pix2pix has none).
 """
 
 from __future__ import annotations
@@ -14,12 +18,22 @@ import torch
 from torch import nn
 
 from .base import ColorizationModel
-from .registry import register, register_family
+from .registry import register
 
 
-@register_family
 class Pix2PixUNet(ColorizationModel):
-    """The pix2pix U-Net generator: L* in, a*b* out through ``num_downs`` skip-connected levels."""
+    """The pix2pix U-Net generator: L* in, a*b* out through ``num_downs`` skip-connected levels.
+
+    Parameters:
+        in_channels: input channels (1: L*).
+        out_channels: output channels, bounded to [-1, 1] by tanh (2: a*b*; keep 2, since ``predicts`` is ``"ab"``).
+        base_channels: width of the first encoder block (64: pix2pix's ``ngf``).
+        num_downs: stride-2 levels; input sides must be multiples of ``2**num_downs`` (8 at 256 px: a 1x1 bottleneck).
+        max_width_multiplier: widths stop growing at ``base_channels`` times this (8: pix2pix's).
+        dropout: drop probability in the decoder's noise blocks (0.5: pix2pix's; 0 turns them off).
+        dropout_blocks: how many decoder blocks after the innermost carry dropout (3).
+        image_size: working resolution in pixels (square), a multiple of ``2**num_downs``.
+    """
 
     family = "pix2pix_unet"
     predicts = "ab"
@@ -36,8 +50,7 @@ class Pix2PixUNet(ColorizationModel):
         image_size: int = 256,
     ):
         super().__init__()
-        if image_size % 2**num_downs:
-            raise ValueError(f"image_size {image_size} must be a multiple of 2**num_downs = {2**num_downs}")
+        self.set_size_multiple(2**num_downs, image_size)
         widths = [base_channels * min(2**i, max_width_multiplier) for i in range(num_downs)]
         self.num_downs = num_downs
         self.encoder = nn.ModuleList()
@@ -67,11 +80,6 @@ class Pix2PixUNet(ColorizationModel):
             self.decoder.append(nn.Sequential(*layers))
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
-        factor = 2**self.num_downs
-        if lightness.shape[-1] % factor or lightness.shape[-2] % factor:
-            raise ValueError(
-                f"{type(self).__name__} needs height and width divisible by {factor}; got {tuple(lightness.shape[-2:])}"
-            )
         skips = []
         x = lightness
         for block in self.encoder:
@@ -83,24 +91,27 @@ class Pix2PixUNet(ColorizationModel):
         return x
 
 
-_TINY = {"base_channels": 4, "num_downs": 4, "image_size": 32}
-
-# name: (base_channels, num_downs, image_size, description)
-_RECIPES = {
-    "pix2pix_unet.seed003": (
-        64, 8, 256, "pix2pix U-Net generator at 256 px, the base cGAN of seed 003 (with a PatchGAN, L1 lambda 100)"
-    ),
-    "pix2pix_unet.seed000": (64, 7, 128, "pix2pix U-Net generator at 128 px, the cGAN generator of seed 000 (2.3)"),
-    "pix2pix_unet.seed004": (64, 6, 64, "pix2pix U-Net generator at 64 px, the cGAN of seed 004 (Appendix 1)"),
-    "pix2pix_unet.seed004_small": (
-        32, 6, 64, "seed 004's 64 px cGAN generator at half width (a quarter of the weights): the compact one hfcolor ships"
-    ),
-}  # fmt: skip
-for _name, (_width, _downs, _size, _description) in _RECIPES.items():
-    register(
-        _name,
-        Pix2PixUNet,
-        {"base_channels": _width, "num_downs": _downs, "image_size": _size},
-        _description,
-        tiny=_TINY,
-    )
+register(
+    "pix2pix_unet.seed003",
+    Pix2PixUNet,
+    {"base_channels": 64, "num_downs": 8, "image_size": 256},
+    "pix2pix U-Net generator at 256 px, the base cGAN of report 003 (with a PatchGAN, L1 lambda 100)",
+)
+register(
+    "pix2pix_unet.seed000",
+    Pix2PixUNet,
+    {"base_channels": 64, "num_downs": 7, "image_size": 128},
+    "pix2pix U-Net generator at 128 px, the cGAN generator of report 000 (2.3)",
+)
+register(
+    "pix2pix_unet.seed004",
+    Pix2PixUNet,
+    {"base_channels": 64, "num_downs": 6, "image_size": 64},
+    "pix2pix U-Net generator at 64 px, the cGAN of report 004 (Appendix 1)",
+)
+register(
+    "pix2pix_unet.seed004_small",
+    Pix2PixUNet,
+    {"base_channels": 32, "num_downs": 6, "image_size": 64},
+    "report 004's 64 px cGAN generator at half width (a quarter of the weights): the compact one hfcolor ships",
+)

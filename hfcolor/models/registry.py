@@ -1,8 +1,8 @@
-"""Named models, timm-style: ``family.recipe`` -> a model class and the config a seed report used.
+"""Named models, timm-style: ``family.recipe`` -> a model class and the config it is built with (often a report's).
 
 Colorizers and the GAN discriminators share the registry; ``Recipe.is_colorizer`` tells them apart.
 
-Each model file registers its family (:func:`register_family`) and its recipes (:func:`register`).
+Each model file ends with one :func:`register` call per recipe; the first one registers the family.
 :func:`load_model` resolves any name a user types: a local folder, a registered recipe with
 weights shipped in the package (or in ``HFCOLOR_WEIGHTS_DIR``), or a Hub model id.
 """
@@ -10,7 +10,7 @@ weights shipped in the package (or in ``HFCOLOR_WEIGHTS_DIR``), or a Hub model i
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from huggingface_hub import hf_hub_download
@@ -34,36 +34,38 @@ class Recipe:
     family: type[HubModule]
     config: dict
     description: str
-    tiny: dict = field(default_factory=dict)  # overrides that make a fast model for tests
 
     @property
     def is_colorizer(self) -> bool:
         return issubclass(self.family, ColorizationModel)
 
-    def build(self, tiny: bool = False, **overrides) -> HubModule:
-        return self.family(**{**self.config, **(self.tiny if tiny else {}), **overrides})
 
-
-def register_family(cls: type[HubModule]) -> type[HubModule]:
-    if not cls.family:
-        raise TypeError(f"{cls.__name__} needs a class attribute `family`")
-    FAMILIES[cls.family] = cls
-    return cls
-
-
-def register(name: str, family: type[HubModule], config: dict, description: str, tiny: dict | None = None):
+def register(name: str, family: type[HubModule], config: dict, description: str) -> None:
+    """Name a recipe ``<family>.<recipe>``: the family class and the ``__init__`` arguments it is built with."""
+    if not family.family:
+        raise TypeError(f"{family.__name__} needs a class attribute `family`")
+    if FAMILIES.setdefault(family.family, family) is not family:
+        raise ValueError(f"family {family.family!r} belongs to {FAMILIES[family.family].__name__} already")
     if not name.startswith(family.family + "."):
         raise ValueError(f"recipe {name!r} must be named '{family.family}.<recipe>'")
     if name in RECIPES:
         raise ValueError(f"recipe {name!r} is registered twice")
-    RECIPES[name] = Recipe(name, family, dict(config), description, dict(tiny or {}))
+    RECIPES[name] = Recipe(name, family, dict(config), description)
 
 
-def create_model(name: str, tiny: bool = False, **overrides) -> HubModule:
-    """A freshly initialised model of a registered recipe (``tiny=True`` for a fast test-size one)."""
+def create_model(name: str, pretrained_parts: bool = True, **overrides) -> HubModule:
+    """A new model of a registered recipe; ``overrides`` change its config.
+
+    With ``pretrained_parts`` the parts a recipe starts from weights trained elsewhere (ImageNet)
+    fetch them now (see :meth:`HubModule.fetch_pretrained_parts`); otherwise they start random.
+    """
     if name not in RECIPES:
         raise KeyError(f"unknown model {name!r}; registered: {', '.join(sorted(RECIPES))}")
-    return RECIPES[name].build(tiny=tiny, **overrides)
+    recipe = RECIPES[name]
+    model = recipe.family(**{**recipe.config, **overrides})
+    if pretrained_parts:
+        model.fetch_pretrained_parts()
+    return model
 
 
 def weights_dirs() -> list[Path]:

@@ -1,10 +1,16 @@
-"""ResNet-18 (He et al. 2016) with the parameter names of torchvision and timm checkpoints.
+"""ResNet-18 (He et al. 2016) with torchvision's parameter names, and the helper that gives it ImageNet weights.
 
-Shared by the families that build on a ResNet-18 (ResNet-18-Gray, the ResNet-18 U-Net, and Deep
-Koalarization's image embedding). ImageNet weights come from the Hub repo
-``timm/resnet18.tv_in1k`` (torchvision's original ImageNet weights, as safetensors) when it can be
-reached; otherwise the network keeps its random initialisation, and :func:`load_imagenet_weights`
-says so and returns False.
+Shared by ResNet-18-Gray, the ResNet-18 U-Net and Deep Koalarization's classifier. :func:`load_imagenet_weights`
+copies torchvision's ImageNet weights from the Hub repo ``timm/resnet18.tv_in1k`` (safetensors); those families
+call it from ``fetch_pretrained_parts()``, never while a model is built or loaded. When the Hub is out of reach
+or the weights do not fit (``width`` other than 64, a classifier other than 1000 classes), the network keeps its
+random initialisation, and the function logs why and returns False.
+
+Where we deviate from torchvision's ``resnet18``:
+
+* ``width`` scales every stage (64 is the real network): compact models and tests reuse it.
+* ``num_classes=0`` drops the classifier: ``forward`` then returns the pooled features.
+* A 1-channel ``conv1`` gets ImageNet's RGB filters summed: what they compute on a gray image.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ IMAGENET_REPO = "timm/resnet18.tv_in1k"
 
 
 class BasicBlock(nn.Module):
+    """ResNet's two-convolution residual block; a 1x1 convolution matches the shortcut when the shape changes."""
+
     def __init__(self, in_channels: int, out_channels: int, stride: int):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
@@ -42,9 +50,15 @@ class BasicBlock(nn.Module):
 class ResNet18(nn.Module):
     """ResNet-18 whose ``state_dict`` keys match torchvision's ``resnet18`` (and timm's).
 
-    ``width`` scales every stage (64 is the real network; tests use less). ``num_classes=0``
-    drops the classifier. :meth:`features` returns the stem and the four stages' outputs, at
-    strides 2, 4, 8, 16 and 32, for U-Net skips.
+    :meth:`features` returns the stem's and the four stages' outputs, at strides 2, 4, 8, 16 and 32,
+    for U-Net skips.
+
+    Parameters:
+        in_channels: input channels (3: RGB; 1: L*, which gets ImageNet's ``conv1`` filters summed).
+        width: channels of the stem and first stage, doubled by each later one (64: the real network,
+            the only width ImageNet weights fit; compact models and tests use less).
+        num_classes: outputs of the classifier (1000: ImageNet's); 0 drops it, and ``forward`` returns
+            the pooled features.
     """
 
     def __init__(self, in_channels: int = 3, width: int = 64, num_classes: int = 1000):
@@ -112,3 +126,11 @@ def load_imagenet_weights(network: ResNet18, repo_id: str = IMAGENET_REPO) -> bo
     network.load_state_dict(wanted, strict=False)  # the classifier may be absent on our side
     logger.info("loaded ImageNet weights from %s", repo_id)
     return True
+
+
+class ImageNetEncoder:
+    """For a model whose ResNet-18 ``encoder`` may start from ImageNet: its ``imagenet_init`` says whether it does."""
+
+    def fetch_pretrained_parts(self) -> None:
+        if self.imagenet_init:
+            load_imagenet_weights(self.encoder)

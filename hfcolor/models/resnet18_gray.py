@@ -1,19 +1,16 @@
-"""ResNet-18-Gray (Melas-Kyriazi and Han), the CNN baseline of seed 000 (section 2.2).
+"""ResNet-18-Gray (Melas-Kyriazi and Han): the CNN baseline of report 000 (2.2).
 
-Seed 000 takes "ResNet-18-Gray from [9]" (128x128 L* in, a*b* out, trained with MSE) and shows only a
-figure: convolutional layers, then deconvolutional ones. The cited original (the authors' code,
-github.com/lukemelas/Automatic-Image-Colorization) keeps the first six children of a gray ResNet-18,
-the stem and ``layer1``-``layer2`` (128 channels at 1/8 resolution, its "midlevel features"), then
-alternates 3x3 conv-BN-ReLU layers with three 2x nearest upsamplings back to full size.
+A ResNet-18 cut after ``layer2`` (128 channels at 1/8 resolution) reads L*, and 3x3 Conv-BN-ReLU layers with 2x
+deconvolutions bring it back to full size, regressing a*b* in [-1, 1] (MSE at 128 px; ``resnet18_gray.seed000``
+is shipped). Input sides must be multiples of ``2**(encoder_stages + 1)``. With ``imagenet_init``, ImageNet
+weights (``conv1``'s RGB filters summed) are copied into the encoder by ``fetch_pretrained_parts()``, which
+:func:`hfcolor.create_model` calls for a new model; a bare constructor or a loaded model never fetches them.
 
-Here, faithfully: the same truncated ResNet-18 (``encoder_stages=2``; the later stages are removed,
-not left unused) on a 1-channel L*, with the RGB filters of ``conv1`` summed when ImageNet weights
-are loaded, as the original does. Where the original upsamples, this decoder uses 4x4 stride-2
-transposed convolutions, the "deconvolutional layers" of seed 000's figure: each of the original's
-"upsample, conv" pairs becomes one deconvolution with the same output width (128 -> 64 -> 32 -> 2),
-the remaining 3x3 convolutions stay, and the output goes through tanh (a*b* in [-1, 1]) where the
-original has none. The original starts from Places365 weights; hfcolor offers ImageNet ones
-(``imagenet_init``), the only ResNet-18 weights :mod:`hfcolor.models.resnet` knows.
+Where we deviate from the original (github.com/lukemelas/Automatic-Image-Colorization; the report only has a figure):
+
+* 4x4 stride-2 deconvolutions where it upsamples then convolves: the report's figure shows deconvolutions.
+* tanh on the output, which it lacks: hfcolor's a*b* lives in [-1, 1].
+* ImageNet weights (off by default) instead of its Places365 ones: the only ResNet-18 weights hfcolor fetches.
 """
 
 from __future__ import annotations
@@ -22,8 +19,8 @@ import torch
 from torch import nn
 
 from .base import ColorizationModel
-from .registry import register, register_family
-from .resnet import ResNet18, load_imagenet_weights
+from .registry import register
+from .resnet import ImageNetEncoder, ResNet18
 
 STAGES = 4
 
@@ -39,9 +36,16 @@ def _deconv_bn_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
     return [deconv, nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
 
 
-@register_family
-class ResNet18Gray(ColorizationModel):
-    """A truncated ResNet-18 on L*, then a deconvolution decoder to a*b* (regression)."""
+class ResNet18Gray(ImageNetEncoder, ColorizationModel):
+    """Report 000's ResNet-18-Gray: a truncated ResNet-18 on L*, then a deconvolution decoder to a*b* (regression).
+
+    Parameters:
+        width: channels of the ResNet-18's stem (64: the real network, the only width ImageNet weights fit).
+        encoder_stages: ResNet-18 stages kept after the stem, 1 to 4 (2: the original's); input sides must be
+            multiples of ``2**(encoder_stages + 1)``.
+        image_size: working resolution in pixels (square; 128: report 000's).
+        imagenet_init: whether ``fetch_pretrained_parts()`` copies ImageNet weights into the encoder.
+    """
 
     family = "resnet18_gray"
     predicts = "ab"
@@ -51,15 +55,12 @@ class ResNet18Gray(ColorizationModel):
         if not 1 <= encoder_stages <= STAGES:
             raise ValueError(f"encoder_stages must be 1 to {STAGES}, not {encoder_stages}")
         # The stem and the max-pool halve the size once each, every stage after the first once more.
-        self.downsampling = 2 ** (encoder_stages + 1)
-        if image_size % self.downsampling:
-            raise ValueError(f"image_size {image_size} must be a multiple of {self.downsampling}")
+        self.set_size_multiple(2 ** (encoder_stages + 1), image_size)
         self.encoder_stages = encoder_stages
         self.encoder = ResNet18(in_channels=1, width=width, num_classes=0)
         for index in range(encoder_stages + 1, STAGES + 1):
             delattr(self.encoder, f"layer{index}")
-        if imagenet_init:
-            load_imagenet_weights(self.encoder)
+        self.imagenet_init = imagenet_init
 
         channels = self.encoder.channels[encoder_stages]
         layers: list[nn.Module] = []
@@ -70,11 +71,6 @@ class ResNet18Gray(ColorizationModel):
         self.decoder = nn.Sequential(*layers)
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
-        if lightness.shape[-1] % self.downsampling or lightness.shape[-2] % self.downsampling:
-            raise ValueError(
-                f"{type(self).__name__} needs height and width divisible by {self.downsampling}; "
-                f"got {tuple(lightness.shape[-2:])}"
-            )
         encoder = self.encoder
         x = encoder.maxpool(encoder.relu(encoder.bn1(encoder.conv1(lightness))))
         for index in range(1, self.encoder_stages + 1):
@@ -87,6 +83,5 @@ register(
     ResNet18Gray,
     {"width": 64, "encoder_stages": 2, "image_size": 128},
     "ResNet-18-Gray at 128 px: a ResNet-18's stem and first two stages, then a deconvolution decoder; "
-    "MSE regression (seed 000, 2.2)",
-    tiny={"width": 8, "image_size": 32},
+    "MSE regression (report 000, 2.2)",
 )

@@ -1,24 +1,17 @@
-"""ResNet-18 U-Net, the generator of seed 003's improved cGAN (section 3.4).
+"""ResNet-18 U-Net: report 003's improved cGAN generator (3.4), fastai's ``DynamicUnet`` rebuilt in plain PyTorch.
 
-Seed 003 says only that the pix2pix U-Net's encoder becomes an ImageNet-pretrained ResNet-18 and
-that the U-Net is built with fastai's ``DynamicUnet``; its source tutorial builds it as
-``DynamicUnet(create_body(resnet18, n_in=1, cut=-2), 2, (256, 256))``, and its images are 256 px
-like its base pix2pix model. This module rebuilds that network with fastai's defaults (no blur, no
-self-attention, no normalisation inside the decoder):
+Built as the report's source tutorial builds it, ``DynamicUnet(create_body(resnet18, n_in=1, cut=-2), 2,
+(256, 256))``, with fastai's defaults: a ResNet-18 encoder on L*, four U-Net blocks with ICNR-initialised
+pixel-shuffle upsampling over skips from ``layer3`` down to the stem, L* concatenated back before a residual
+block, and a 1x1 convolution to a*b* in [-1, 1]. Input sides must be multiples of 32. With ``imagenet_init``,
+ImageNet weights (``conv1``'s RGB filters summed, as fastai does) are copied into the encoder by
+``fetch_pretrained_parts()``, which :func:`hfcolor.create_model` calls for a new model and loading never does.
 
-* encoder: ResNet-18 on 1-channel L* (``encoder.*`` keys are torchvision's, so ImageNet weights load
-  with the RGB filters of ``conv1`` summed, as fastai's ``create_body`` does for one channel);
-* middle: BatchNorm + ReLU on the 1/32 features, then two 3x3 conv-ReLU layers (C -> 2C -> C);
-* four U-Net blocks, deepest first, each: upsample 2x by pixel shuffle (1x1 conv to 4x the channels,
-  ReLU, ``PixelShuffle``, ICNR-initialised so it starts as a nearest upsampling), BatchNorm the
-  skip, concatenate, ReLU, two 3x3 conv-ReLU layers; the skips are ``layer3``, ``layer2``,
-  ``layer1`` and the stem, and the last block halves its width;
-* a last pixel shuffle to full resolution, the L* input concatenated back ("last cross"), a residual
-  block and a 1x1 conv to a*b*.
+Where we deviate from the report and fastai:
 
-Decoder convolutions start from Kaiming-normal weights with zero biases, as fastai initialises
-them. The one change: fastai ends at the 1x1 conv, unbounded; here a tanh follows, so the output is
-a*b* in [-1, 1] like every ``"ab"`` model.
+* tanh after the last convolution, which fastai leaves unbounded: a*b* in [-1, 1] like every ``"ab"`` model.
+* ``imagenet_init`` is off in the recipes, on in ``seed003_resnet18_unet_pretrain.yaml``: it needs the Hub.
+* The shipped ``resnet18_unet.seed003_small`` (quarter width) never saw ImageNet: ImageNet's weights fit width 64 only.
 """
 
 from __future__ import annotations
@@ -27,8 +20,8 @@ import torch
 from torch import nn
 
 from .base import ColorizationModel
-from .registry import register, register_family
-from .resnet import ResNet18, load_imagenet_weights
+from .registry import register
+from .resnet import ImageNetEncoder, ResNet18
 
 DOWNSAMPLING = 32  # ResNet-18's deepest features are at 1/32 resolution
 
@@ -68,6 +61,8 @@ class PixelShuffleUpsample(nn.Sequential):
 
 
 class UnetBlock(nn.Module):
+    """fastai's ``UnetBlock``: upsample 2x, concatenate the BatchNorm'd skip, ReLU, two 3x3 conv-ReLU layers."""
+
     def __init__(self, up_channels: int, skip_channels: int, halve_output: bool):
         super().__init__()
         self.upsample = PixelShuffleUpsample(up_channels, up_channels // 2)
@@ -83,6 +78,8 @@ class UnetBlock(nn.Module):
 
 
 class ResidualBlock(nn.Module):
+    """fastai's ``ResBlock`` as ``DynamicUnet`` ends with it: two 3x3 convolutions around an identity."""
+
     def __init__(self, channels: int):
         super().__init__()
         self.conv1 = _conv_relu(channels, channels)
@@ -92,20 +89,25 @@ class ResidualBlock(nn.Module):
         return torch.relu(x + self.conv2(self.conv1(x)))
 
 
-@register_family
-class ResNet18UNet(ColorizationModel):
-    """fastai's DynamicUnet on a ResNet-18 encoder: L* in, a*b* out (regression)."""
+class ResNet18UNet(ImageNetEncoder, ColorizationModel):
+    """Report 003's ResNet-18 U-Net (fastai's ``DynamicUnet``): L* in, a*b* out (regression).
+
+    Parameters:
+        width: channels of the ResNet-18 encoder's stem, which the decoder scales with (64: the real
+            network, the only width ImageNet weights fit).
+        image_size: working resolution in pixels (square), a multiple of 32 (256: the report's).
+        imagenet_init: whether ``fetch_pretrained_parts()`` copies ImageNet weights into the encoder (the
+            report's pretrained encoder).
+    """
 
     family = "resnet18_unet"
     predicts = "ab"
 
     def __init__(self, width: int = 64, image_size: int = 256, imagenet_init: bool = False):
         super().__init__()
-        if image_size % DOWNSAMPLING:
-            raise ValueError(f"image_size {image_size} must be a multiple of {DOWNSAMPLING}")
+        self.set_size_multiple(DOWNSAMPLING, image_size)
         self.encoder = ResNet18(in_channels=1, width=width, num_classes=0)
-        if imagenet_init:
-            load_imagenet_weights(self.encoder)
+        self.imagenet_init = imagenet_init
 
         stem, *stages = self.encoder.channels
         deepest = stages[-1]
@@ -127,11 +129,6 @@ class ResNet18UNet(ColorizationModel):
         self.head = _conv(channels + 1, 2, kernel_size=1)
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
-        if lightness.shape[-1] % DOWNSAMPLING or lightness.shape[-2] % DOWNSAMPLING:
-            raise ValueError(
-                f"{type(self).__name__} needs height and width divisible by {DOWNSAMPLING}; "
-                f"got {tuple(lightness.shape[-2:])}"
-            )
         *skips, deepest = self.encoder.features(lightness)
         x = self.middle(deepest)
         for block, skip in zip(self.up_blocks, reversed(skips)):
@@ -140,20 +137,16 @@ class ResNet18UNet(ColorizationModel):
         return torch.tanh(self.head(self.refine(x)))
 
 
-_TINY = {"width": 8, "image_size": 32}
-
 register(
     "resnet18_unet.seed003",
     ResNet18UNet,
     {"width": 64, "image_size": 256},
-    "fastai-style U-Net on a ResNet-18 encoder at 256 px, seed 003's improved cGAN generator (3.4); "
+    "fastai-style U-Net on a ResNet-18 encoder at 256 px, report 003's improved cGAN generator (3.4); "
     "pretrain the encoder with imagenet_init=True, then the whole net with L1, then train as a cGAN",
-    tiny=_TINY,
 )
 register(
     "resnet18_unet.seed003_small",
     ResNet18UNet,
     {"width": 16, "image_size": 64},
-    "seed 003's ResNet-18 U-Net at quarter width (2M parameters) and 64 px: the compact one hfcolor ships",
-    tiny=_TINY,
+    "report 003's ResNet-18 U-Net at quarter width (2M parameters) and 64 px: the compact one hfcolor ships",
 )

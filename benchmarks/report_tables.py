@@ -1,11 +1,11 @@
-"""The seed reports' tables, re-run under hfcolor's evaluation protocol on whatever weights exist.
+"""The reports' tables, re-run under hfcolor's evaluation protocol on whatever weights exist.
 
-    python benchmarks/seed_tables.py --data coco --split validation --limit 500 [--out seed_tables]
-    python benchmarks/seed_tables.py --data /path/to/photos --limit 16 --untrained   # a dry run
+    python benchmarks/report_tables.py --data coco --split validation --limit 500 [--out report_tables]
+    python benchmarks/report_tables.py --data /path/to/photos --limit 16 --untrained   # a dry run
 
-* seed 000, Table 1: GAN (pix2pix_unet.seed000, or ``--gan``) vs CNN (resnet18_gray.seed000): L1, L2, PSNR, SSIM;
-* seed 004, Table 1: Euclidean distance ||D||_F for L2 + dropout, smooth L1, L2 and cross-entropy;
-* seed 004, Table 2: bin accuracy of the 10-, 30- and 50-bin classifiers, each at its own bins.
+* report 000, Table 1: GAN (pix2pix_unet.report000, or ``--gan``) vs CNN (resnet18_gray.report000): L1, L2, PSNR, SSIM;
+* report 004, Table 1: Euclidean distance ||D||_F for L2 + dropout, smooth L1, L2 and cross-entropy;
+* report 004, Table 2: bin accuracy of the 10-, 30- and 50-bin classifiers, each at its own bins.
 
 Models load like ``hfcolor evaluate`` loads them (trained weights by registry name); one without
 weights shows as "no weights" and the rest still run. ``--untrained`` scores freshly initialised
@@ -22,22 +22,22 @@ import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-SEED000 = {"GAN": "pix2pix_unet.seed000", "CNN": "resnet18_gray.seed000"}
+REPORT000 = {"GAN": "pix2pix_unet.seed000", "CNN": "resnet18_gray.seed000"}
 # Published numbers are kept as the reports print them.
 SEED000_PUBLISHED = {"GAN": ("4846186", "31749", "29.10", "0.88"), "CNN": ("6880237", "37858", "28.31", "0.71")}
-SEED004_LOSSES = {
+REPORT004_LOSSES = {
     "L2 Dropout": "bins_cnn.l2_dropout",
     "Smooth L1": "bins_cnn.smooth_l1",
     "L2": "bins_cnn.l2",
     "Cross Entropy": "bins_cnn_classifier.ce10",  # the report's final classifier uses 10 bins
 }
-SEED004_LOSSES_PUBLISHED = ("18.67", "13.45", "15.65", "11.27")
-SEED004_BINS = {10: "bins_cnn_classifier.ce10", 30: "bins_cnn_classifier.ce30", 50: "bins_cnn_classifier.ce50"}
-SEED004_BINS_PUBLISHED = ("41.5", "27.8", "18.9")
+REPORT004_LOSSES_PUBLISHED = ("18.67", "13.45", "15.65", "11.27")
+REPORT004_BINS = {10: "bins_cnn_classifier.ce10", 30: "bins_cnn_classifier.ce30", 50: "bins_cnn_classifier.ce50"}
+REPORT004_BINS_PUBLISHED = ("41.5", "27.8", "18.9")
 
 
-def table_models(seed000: dict[str, str] = SEED000) -> list[str]:
-    return list(dict.fromkeys([*seed000.values(), *SEED004_LOSSES.values(), *SEED004_BINS.values()]))
+def table_models(report000: dict[str, str] = REPORT000) -> list[str]:
+    return list(dict.fromkeys([*report000.values(), *REPORT004_LOSSES.values(), *REPORT004_BINS.values()]))
 
 
 def cell(evaluation, name: str, key: str, digits: int, factor: float = 1) -> str:
@@ -52,26 +52,26 @@ def table(headings: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
-def seed_tables(evaluation, seed000: dict[str, str] = SEED000) -> str:
+def report_tables(evaluation, report000: dict[str, str] = REPORT000) -> str:
     from hfcolor.evaluation import GRAY, PROTOCOL_VERSION
 
     size = evaluation.protocol.image_size
     metrics = (("ab_l1", 2), ("ab_l2", 1), ("psnr", 2), ("ssim", 4))
-    seed000 = [
-        [f"{label} `{name}`"] + [cell(evaluation, name, k, d) for k, d in metrics] for label, name in seed000.items()
+    report000 = [
+        [f"{label} `{name}`"] + [cell(evaluation, name, k, d) for k, d in metrics] for label, name in report000.items()
     ]
-    seed000.append([f"`{GRAY}` baseline"] + [cell(evaluation, GRAY, k, d) for k, d in metrics])
-    seed000 += [[f"{label}, published", *SEED000_PUBLISHED[label]] for label in SEED000_PUBLISHED]
+    report000.append([f"`{GRAY}` baseline"] + [cell(evaluation, GRAY, k, d) for k, d in metrics])
+    report000 += [[f"{label}, published", *SEED000_PUBLISHED[label]] for label in SEED000_PUBLISHED]
 
-    losses = list(SEED004_LOSSES.values())
-    seed004_losses = [
+    losses = list(REPORT004_LOSSES.values())
+    report004_losses = [
         [f"‖D‖F per image, ours ({size} px)"] + [cell(evaluation, n, "frobenius", 2) for n in losses + [GRAY]],
-        ["published (64 px test set)", *SEED004_LOSSES_PUBLISHED, "—"],
+        ["published (64 px test set)", *REPORT004_LOSSES_PUBLISHED, "—"],
     ]
     bins = [
-        ["ours"] + [cell(evaluation, name, f"bin_accuracy_{n}", 1, 100) for n, name in SEED004_BINS.items()],
-        [f"`{GRAY}` baseline"] + [cell(evaluation, GRAY, f"bin_accuracy_{n}", 1, 100) for n in SEED004_BINS],
-        ["published", *SEED004_BINS_PUBLISHED],
+        ["ours"] + [cell(evaluation, name, f"bin_accuracy_{n}", 1, 100) for n, name in REPORT004_BINS.items()],
+        [f"`{GRAY}` baseline"] + [cell(evaluation, GRAY, f"bin_accuracy_{n}", 1, 100) for n in REPORT004_BINS],
+        ["published", *REPORT004_BINS_PUBLISHED],
     ]
     data = evaluation.data
     return "\n\n".join(
@@ -80,20 +80,20 @@ def seed_tables(evaluation, seed000: dict[str, str] = SEED000) -> str:
                 f"Data: `{data.get('source')}` split `{data.get('split')}`, {evaluation.images} images, "
                 f"protocol v{PROTOCOL_VERSION} at {size}x{size}."
             ),
-            "Seed 000, Table 1: GAN vs CNN",
-            table(["model", "a\\*b\\* L1 ↓", "a\\*b\\* L2 ↓", "PSNR ↑", "SSIM ↑"], seed000),
+            "Report 000, Table 1: GAN vs CNN",
+            table(["model", "a\\*b\\* L1 ↓", "a\\*b\\* L2 ↓", "PSNR ↑", "SSIM ↑"], report000),
             (
                 "Ours: per-pixel means of a\\*b\\* errors in Lab units; the report's L1/L2 are sums over an "
                 "unstated set of pixels, so only the ordering of the rows compares."
             ),
-            "Seed 004, Table 1: Euclidean distance on the test set",
+            "Report 004, Table 1: Euclidean distance on the test set",
             table(
-                ["metric"] + [f"{label} `{name}`" for label, name in SEED004_LOSSES.items()] + [f"`{GRAY}`"],
-                seed004_losses,
+                ["metric"] + [f"{label} `{name}`" for label, name in REPORT004_LOSSES.items()] + [f"`{GRAY}`"],
+                report004_losses,
             ),
             "‖D‖F grows with the number of pixels: ours are at the protocol's size, the report's at 64x64.",
-            "Seed 004, Table 2: bin accuracy (%), each classifier at its own number of bins",
-            table(["", *(f"{n} bins `{name}`" for n, name in SEED004_BINS.items())], bins),
+            "Report 004, Table 2: bin accuracy (%), each classifier at its own number of bins",
+            table(["", *(f"{n} bins `{name}`" for n, name in REPORT004_BINS.items())], bins),
         ]
     )
 
@@ -102,11 +102,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="any hfcolor data source (preset, Hub id, folder, parquet glob)")
     parser.add_argument("--split", default="validation")
-    parser.add_argument("--limit", type=int, default=500, help="images (default 500, seed 000's test set size)")
+    parser.add_argument("--limit", type=int, default=500, help="images (default 500, report 000's test set size)")
     parser.add_argument("--size", type=int, default=256, help="evaluation size (default 256)")
     parser.add_argument("--out", default=None, help="also write results.json, results.md and grid.png here")
-    parser.add_argument("--gan", default=SEED000["GAN"], help="seed 000's GAN row: any cGAN's name or folder")
-    parser.add_argument("--cnn", default=SEED000["CNN"], help="seed 000's CNN row")
+    parser.add_argument("--gan", default=REPORT000["GAN"], help="report 000's GAN row: any cGAN's name or folder")
+    parser.add_argument("--cnn", default=REPORT000["CNN"], help="report 000's CNN row")
     parser.add_argument("--untrained", action="store_true", help="score freshly initialised models (a dry run)")
     parser.add_argument("--no-fid", action="store_true", help="skip FID and KID")
     args = parser.parse_args()
@@ -116,8 +116,8 @@ def main() -> int:
     from hfcolor import create_model
     from hfcolor.evaluation import Protocol, evaluate_source
 
-    seed000 = {"GAN": args.gan, "CNN": args.cnn}
-    names = table_models(seed000)
+    report000 = {"GAN": args.gan, "CNN": args.cnn}
+    names = table_models(report000)
     if args.untrained:
         torch.manual_seed(0)
         models = [(name, create_model(name)) for name in names]
@@ -129,7 +129,7 @@ def main() -> int:
         evaluation.save(args.out)
     if args.untrained:
         print("UNTRAINED models (random weights): these numbers only show that the script runs.\n")
-    print(seed_tables(evaluation, seed000))
+    print(report_tables(evaluation, report000))
     return 0
 
 

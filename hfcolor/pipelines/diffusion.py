@@ -1,8 +1,8 @@
 """A diffusers pipeline for the ``diffusion`` family: photos in, several colorizations per photo out.
 
 It holds the two diffusers modules, ``unet`` and ``scheduler``, so it saves, loads and offloads like
-any diffusers pipeline. It lives apart from :mod:`.diffusion` because it subclasses
-``DiffusionPipeline`` at import time, and diffusers is an optional extra.
+any diffusers pipeline. :class:`~.colorization.Colorizer` runs the same models with the same
+sampling (``samples``, ``seed``, ``num_inference_steps``); this class is for diffusers users.
 
 >>> pipe = DiffusionColorizationPipeline.from_colorizer(load_model("path/to/diffusion-model"))
 >>> pipe(photo, num_images_per_prompt=4, generator=torch.Generator().manual_seed(0)).images
@@ -18,8 +18,8 @@ from diffusers import DiffusionPipeline, SchedulerMixin, UNet2DModel
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
 
 from ..image_io import DEFAULT_MAX_PIXELS, ImageSource, image_lightness, image_to_tensor, load_image
-from ..pipeline import merge, model_input
-from .diffusion import DiffusionColorizer, sample_ab
+from ..models.diffusion import DiffusionColorizer, sample_ab
+from .colorization import merge, model_input
 
 OUTPUT_TYPES = ("pil", "np", "pt")
 
