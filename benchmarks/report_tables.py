@@ -3,7 +3,7 @@
     python benchmarks/report_tables.py --data coco --split validation --limit 500 [--out report_tables]
     python benchmarks/report_tables.py --data /path/to/photos --limit 16 --untrained   # a dry run
 
-* report 000, Table 1: GAN (pix2pix_unet.report000, or ``--gan``) vs CNN (resnet18_gray.report000): L1, L2, PSNR, SSIM;
+* report 000, Table 1: GAN (pix2pix_unet.seed000, or ``--gan``) vs CNN (resnet18_gray.seed000): L1, L2, PSNR, SSIM;
 * report 004, Table 1: Euclidean distance ||D||_F for L2 + dropout, smooth L1, L2 and cross-entropy;
 * report 004, Table 2: bin accuracy of the 10-, 30- and 50-bin classifiers, each at its own bins.
 
@@ -24,7 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPORT000 = {"GAN": "pix2pix_unet.seed000", "CNN": "resnet18_gray.seed000"}
 # Published numbers are kept as the reports print them.
-SEED000_PUBLISHED = {"GAN": ("4846186", "31749", "29.10", "0.88"), "CNN": ("6880237", "37858", "28.31", "0.71")}
+REPORT000_PUBLISHED = {"GAN": ("4846186", "31749", "29.10", "0.88"), "CNN": ("6880237", "37858", "28.31", "0.71")}
 REPORT004_LOSSES = {
     "L2 Dropout": "bins_cnn.l2_dropout",
     "Smooth L1": "bins_cnn.smooth_l1",
@@ -61,7 +61,7 @@ def report_tables(evaluation, report000: dict[str, str] = REPORT000) -> str:
         [f"{label} `{name}`"] + [cell(evaluation, name, k, d) for k, d in metrics] for label, name in report000.items()
     ]
     report000.append([f"`{GRAY}` baseline"] + [cell(evaluation, GRAY, k, d) for k, d in metrics])
-    report000 += [[f"{label}, published", *SEED000_PUBLISHED[label]] for label in SEED000_PUBLISHED]
+    report000 += [[f"{label}, published", *REPORT000_PUBLISHED[label]] for label in REPORT000_PUBLISHED]
 
     losses = list(REPORT004_LOSSES.values())
     report004_losses = [
