@@ -35,7 +35,7 @@ from skimage import data as skimage_data
 
 from hfcolor import ImageReadError, load_image, save_image
 from hfcolor.hardware import cpu_cores, set_threads
-from hfcolor.metrics import SSIM_MIN_SIDE, against_truth, is_gray
+from hfcolor.metrics import SSIM_MIN_SIDE, against_truth, is_black_and_white
 from hfcolor.models import DEFAULT_MODEL
 from hfcolor.pipelines import gray_preview
 from hfcolor.pipelines.store import ModelLoadError, ModelStore
@@ -112,7 +112,7 @@ def colorize_all(store: ModelStore, names: list[str], image: Image.Image, sample
 
 def score_rows(truth: Image.Image, results: list) -> tuple[list[list], str, list[str]]:
     """(metrics rows, table label, notes) against a colour photo, at SCORE_MAX_PIXELS at most; no rows for a gray one."""
-    if is_gray(truth):
+    if is_black_and_white(truth):  # gray or one tint (sepia): nothing to score against
         return [], "Against the ground truth", []
     true_colour, scores, size = against_truth(truth, [result for *_, result in results], SCORE_MAX_PIXELS)
     rows = [["ground truth", None, None, round(true_colour, 2)]] + [

@@ -2,6 +2,7 @@ import math
 
 import numpy as np
 import pytest
+from PIL import Image
 from scipy import linalg
 
 from hfcolor import metrics
@@ -100,5 +101,10 @@ def test_against_truth_scores_a_big_photo_reduced_and_a_tiny_one_without_ssim(ph
     assert size == (5, 4) and tiny["ssim"] is None
 
 
-def test_is_gray_tells_a_colour_photo_from_its_gray_copy(photo):
-    assert not metrics.is_gray(photo) and metrics.is_gray(photo.convert("L")) and metrics.is_gray(photo.convert("LA"))
+def test_black_and_white_means_gray_or_one_uniform_tint_never_a_colour_photo(photo, photos):
+    gray = photo.convert("L")
+    assert metrics.is_black_and_white(gray) and metrics.is_black_and_white(photo.convert("LA"))
+    sepia = Image.blend(gray.convert("RGB"), Image.new("RGB", photo.size, (112, 66, 20)), 0.15)  # a toned print
+    assert metrics.colorfulness(np.asarray(sepia)) > 2  # over the old colourfulness threshold (1.0)
+    assert metrics.is_black_and_white(sepia)
+    assert not any(metrics.is_black_and_white(colour) for colour in [photo, *photos])

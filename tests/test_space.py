@@ -213,6 +213,8 @@ def test_raw_numbers_are_checked(space, numbers, message):
 def test_scores_only_a_colour_photo(space, photo):
     gray = photo.convert("L").convert("RGB")
     assert space.score_rows(gray, [("m", "m", gray)]) == ([], "Against the ground truth", [])
+    sepia = Image.blend(gray, Image.new("RGB", gray.size, (112, 66, 20)), 0.15)  # an old toned print
+    assert space.score_rows(sepia, [("m", "m", gray)])[0] == []  # black and white too: no truth to score against
     rows, label, notes = space.score_rows(photo, [("m", "m seed", gray)])
     assert [row[0] for row in rows] == ["ground truth", "m seed"] and label == "Against the ground truth"
     assert rows[0][1:3] == [None, None] and 0 < rows[1][2] <= 1 and rows[1][3] == 0 and not notes
