@@ -159,10 +159,8 @@ def colorize_photo(store: ModelStore, photo, chosen, samples, steps, seed, *, ma
 
 
 def input_panel(store: ModelStore, examples: list[str]) -> tuple[list, gr.Group, gr.Button]:
-    """The photo and its examples beside the models, the sampling controls and the button.
-
-    Returns ((photo, models, samples, steps, seed), the sampling controls' group, the Colorize button).
-    """
+    """The photo and examples beside the models and sampling controls: ([photo, models, samples, steps, seed],
+    the sampling controls' group, the Colorize button)."""
     preselected = [DEFAULT_MODEL] if DEFAULT_MODEL in store.names else store.names
     with gr.Row():
         with gr.Column():
@@ -220,9 +218,10 @@ def build_demo(
 
     with gr.Blocks(title="hfcolor: compare colorizers", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
-        status = gr.Markdown(store.status_markdown(), elem_id="model-status")
         (photo, chosen, *numbers), controls, button = input_panel(store, examples)
         message, gallery, metrics, *sliders = output_panel(store.names)
+        with gr.Accordion("About the models", open=False):  # where each came from, and which have no weights
+            status = gr.Markdown(store.status_markdown(), elem_id="model-status")
         chosen.change(show_sampling, chosen, controls, queue=False, api_visibility="private")
         # preprocess=False: an unreadable upload reaches load_image, whose messages say what is wrong.
         outputs = [message, gallery, metrics, status, *sliders]

@@ -312,6 +312,7 @@ def test_browser_upload_choose_two_models_and_see_both(url, colour_photo, tmp_pa
                 box = page.get_by_label(name, exact=True)
                 box.check() if name in chosen else box.uncheck()
             expect(sampling_controls).to_be_hidden()
+            expect(page.locator("#model-status")).to_be_hidden()  # folded away under "About the models"
             page.locator("#colorize").click()
             expect(page.locator("#message")).to_contain_text("2 of 2 models", timeout=30_000)
             captions = page.locator("#results .caption-label")
