@@ -22,6 +22,7 @@ def test_shipped_weights_stay_small():
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_model_loads_by_name_and_colorizes(name, photo):
     assert name in RECIPES and available_weights()[name] == SHIPPED_WEIGHTS / name
+    assert RECIPES[name].summary  # what the Space tells a user choosing among the shipped models
     with safe_open(SHIPPED_WEIGHTS / name / "model.safetensors", "pt") as weights:
         # floats in fp16; counters (I64) and flags (BOOL) as they are
         assert {str(weights.get_slice(key).get_dtype()) for key in weights.keys()} <= {"F16", "I64", "BOOL"}  # noqa: SIM118 (safe_open is not iterable)
@@ -45,8 +46,11 @@ def no_network(monkeypatch):
         attempts.append(args)
         raise OSError("the network is off in this test")
 
-    for name in ("socket", "create_connection", "getaddrinfo"):
+    # Connections and name lookups, not socket creation: importing urllib3 opens one on ::1 to test IPv6.
+    for name in ("create_connection", "getaddrinfo"):
         monkeypatch.setattr(socket, name, refuse)
+    for name in ("connect", "connect_ex", "sendto"):
+        monkeypatch.setattr(socket.socket, name, refuse)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", refuse)
     return attempts
 

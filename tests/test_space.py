@@ -110,6 +110,15 @@ def test_store_offers_saved_models_and_names_the_missing(store):
     assert "**Not found**" in store.status_markdown() and "`classic_unet.seed001`" in store.status_markdown()
 
 
+def test_store_says_what_each_model_is_good_for_from_the_registry(space, weights):
+    store = space.ModelStore(
+        {"resnet18_gray.seed000": weights / "bins_cnn.l2", "mine": weights / "bins_cnn.l2"}, {}, []
+    )
+    lines = store.status_markdown().splitlines()
+    assert f"- `resnet18_gray.seed000`: not loaded yet — {RECIPES['resnet18_gray.seed000'].summary}" in lines
+    assert "- `mine`: not loaded yet" in lines  # a model the registry does not know gets no line of praise
+
+
 def test_store_loads_each_model_once_and_keeps_failures(space, weights):
     store = space.ModelStore.discover(["pix2pix_unet.seed003", BROKEN_MODEL], weights_dir=weights)
     first, source = store.get("pix2pix_unet.seed003")

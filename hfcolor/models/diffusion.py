@@ -203,4 +203,5 @@ register(
     DiffusionColorizer,
     {"dropout": 0.1, "block_out_channels": [32, 64, 128], "attention_head_dim": 16, "norm_num_groups": 16},
     "diffusion.base at half width (4M parameters), small enough to ship inside the package",
+    summary="several different colorizations of one photo; undertrained, often garish",
 )

@@ -114,4 +114,5 @@ register(
     Pix2PixUNet,
     {"base_channels": 32, "num_downs": 6, "image_size": 64},
     "report 004's 64 px cGAN generator at half width (a quarter of the weights): the compact one hfcolor ships",
+    summary="bold GAN colours, often wrong",
 )

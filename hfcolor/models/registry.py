@@ -34,14 +34,18 @@ class Recipe:
     family: type[HubModule]
     config: dict
     description: str
+    summary: str = ""  # for users choosing a model: what it is good at and its weakness (shipped models)
 
     @property
     def is_colorizer(self) -> bool:
         return issubclass(self.family, ColorizationModel)
 
 
-def register(name: str, family: type[HubModule], config: dict, description: str) -> None:
-    """Name a recipe ``<family>.<recipe>``: the family class and the ``__init__`` arguments it is built with."""
+def register(name: str, family: type[HubModule], config: dict, description: str, summary: str = "") -> None:
+    """Name a recipe ``<family>.<recipe>``: the family class and the ``__init__`` arguments it is built with.
+
+    ``description`` says what it is; ``summary``, for a model that ships, what a user would pick it for.
+    """
     if not family.family:
         raise TypeError(f"{family.__name__} needs a class attribute `family`")
     if FAMILIES.setdefault(family.family, family) is not family:
@@ -50,7 +54,7 @@ def register(name: str, family: type[HubModule], config: dict, description: str)
         raise ValueError(f"recipe {name!r} must be named '{family.family}.<recipe>'")
     if name in RECIPES:
         raise ValueError(f"recipe {name!r} is registered twice")
-    RECIPES[name] = Recipe(name, family, dict(config), description)
+    RECIPES[name] = Recipe(name, family, dict(config), description, summary)
 
 
 def create_model(name: str, pretrained_parts: bool = True, **overrides) -> HubModule:

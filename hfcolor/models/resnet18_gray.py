@@ -84,4 +84,5 @@ register(
     {"width": 64, "encoder_stages": 2, "image_size": 128},
     "ResNet-18-Gray at 128 px: a ResNet-18's stem and first two stages, then a deconvolution decoder; "
     "MSE regression (report 000, 2.2)",
+    summary="accurate, muted colours; tiny and fast",
 )

@@ -149,4 +149,5 @@ register(
     ResNet18UNet,
     {"width": 16, "image_size": 64},
     "report 003's ResNet-18 U-Net at quarter width (2M parameters) and 64 px: the compact one hfcolor ships",
+    summary="bolder still, with blotches of colour",
 )

@@ -81,8 +81,14 @@ class ModelStore:
         return f"loaded from {entry[1]}" if entry else "not loaded yet"
 
     def status_markdown(self) -> str:
-        lines = [f"- `{name}`: {html.escape(self.status(name))}" for name in self.names]
+        lines = [f"- `{name}`: {html.escape(self.status(name))}{_summary(name)}" for name in self.names]
         lines += [] if self.names else ["- none: no model has trained weights yet"]
         if self.missing:
             lines.append(f"\n**Not found** (no trained weights): {', '.join(f'`{n}`' for n in self.missing)}")
         return "**Models**\n\n" + "\n".join(lines)
+
+
+def _summary(name: str) -> str:
+    """The registry's line on what a model is good for, after its status."""
+    summary = RECIPES[name].summary if name in RECIPES else ""
+    return f" — {html.escape(summary)}" if summary else ""
