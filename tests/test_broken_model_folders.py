@@ -45,6 +45,13 @@ def test_config_that_is_not_an_object(saved):
         load_model(saved)
 
 
+@pytest.mark.parametrize("family", [["resnet18_gray"], {"name": "resnet18_gray"}, None, "no_such_family"])
+def test_config_naming_no_known_family(saved, family):
+    edit_config(saved, family=family)  # a list or an object must not escape as a TypeError
+    with pytest.raises(CheckpointError, match="config.json names family"):
+        load_model(saved)
+
+
 def test_config_with_a_wrong_type(saved):
     edit_config(saved, width="abc")
     with pytest.raises(CheckpointError, match="config.json does not describe a ResNet18Gray"):

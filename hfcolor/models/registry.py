@@ -97,8 +97,7 @@ def load_model(name_or_path: str | os.PathLike, **kwargs) -> HubModule:
     source = str(name_or_path)
     folder = Path(source) if Path(source).is_dir() else shipped_weights(source)
     if folder is not None:
-        config = read_config(folder)
-        return _family_of(config, folder).from_pretrained(str(folder), **kwargs)
+        return saved_family(folder).from_pretrained(str(folder), **kwargs)
     if source in RECIPES:
         raise CheckpointError(
             f"{source}: no trained weights found (looked in {', '.join(map(str, weights_dirs()))}); "
@@ -121,8 +120,13 @@ def load_model(name_or_path: str | os.PathLike, **kwargs) -> HubModule:
         raise CheckpointError(f"{source}: no such model repository on the Hub (or it is private: log in)") from error
 
 
+def saved_family(folder: str | os.PathLike) -> type[HubModule]:
+    """The class of the model saved in ``folder``, from its config.json alone (nothing is loaded)."""
+    return _family_of(read_config(folder), folder)
+
+
 def _family_of(config: dict, where) -> type[HubModule]:
     family = config.get("family")
-    if family not in FAMILIES:
+    if not isinstance(family, str) or family not in FAMILIES:
         raise CheckpointError(f"{where}: config.json names family {family!r}, known: {', '.join(sorted(FAMILIES))}")
     return FAMILIES[family]

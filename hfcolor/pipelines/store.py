@@ -11,8 +11,8 @@ import html
 import threading
 from pathlib import Path
 
-from ..models import DEFAULT_MODEL, FAMILIES, RECIPES, CheckpointError, available_weights, load_model
-from ..models.base import read_config
+from ..models import DEFAULT_MODEL, RECIPES, CheckpointError, available_weights, load_model
+from ..models.registry import saved_family
 from .colorization import Colorizer
 
 
@@ -70,8 +70,8 @@ class ModelStore:
         if isinstance(entry := self._loaded.get(name), tuple):
             return entry[0].model.stochastic
         try:  # a Hub-only model of no registered name is known once loaded
-            kind = FAMILIES[read_config(self.folders[name])["family"]] if name in self.folders else RECIPES[name].family
-        except (KeyError, TypeError, CheckpointError):
+            kind = saved_family(self.folders[name]) if name in self.folders else RECIPES[name].family
+        except (KeyError, CheckpointError):
             return False
         return getattr(kind, "stochastic", False)
 
