@@ -2,9 +2,11 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -224,15 +226,38 @@ def run_script(*args, **kwargs):
     )
 
 
+class OutputReader(threading.Thread):
+    """Collects a child's output as it comes, so a test can wait for a step instead of guessing with sleep."""
+
+    def __init__(self, process: subprocess.Popen):
+        super().__init__(daemon=True)
+        self.process, self.text = process, ""
+        self.start()
+
+    def run(self):
+        while character := self.process.stdout.read(1):
+            self.text += character
+
+    def wait_for_step(self, step: int, timeout: float = 120) -> None:
+        """Until the progress bar shows ``step`` done: setup (which a stop signal may end at once) is over."""
+        deadline = time.time() + timeout
+        while max(map(int, re.findall(r"(\d+)/\d+ \[", self.text)), default=0) < step:
+            assert time.time() < deadline and self.process.poll() is None, self.text
+            time.sleep(0.1)
+
+    def finish(self, timeout: float = 120) -> str:
+        self.process.wait(timeout)
+        self.join(timeout)
+        return self.text
+
+
 def test_sigterm_writes_a_checkpoint_then_resume_continues(photo_folder, tmp_path):
     args = [*model("pix2pix_unet.seed003"), "--max_train_steps", "100000", "--checkpointing_steps", "100000"]
     process = run_script(TRAIN, *args, *base_args(photo_folder, tmp_path))
-    deadline = time.time() + 120
-    while not (tmp_path / "train_config.json").exists() and time.time() < deadline:
-        time.sleep(0.2)
-    time.sleep(2)  # let it take a few steps
+    reader = OutputReader(process)
+    reader.wait_for_step(2)
     process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=120)
+    output = reader.finish()
     assert process.returncode == 128 + signal.SIGTERM, output
     assert "stopped by signal" in output
     (checkpoint,) = tmp_path.glob("checkpoint-*")
@@ -251,12 +276,10 @@ def test_sigterm_to_the_process_group_with_loader_workers_still_checkpoints(phot
     args = [*model("resnet18_gray.seed000"), "--max_train_steps", "100000", "--checkpointing_steps", "100000"]
     extra = ["--dataloader_num_workers", "1"]
     process = run_script(TRAIN, *args, *base_args(photo_folder, tmp_path, *extra), start_new_session=True)
-    deadline = time.time() + 120
-    while not (tmp_path / "train_config.json").exists() and time.time() < deadline:
-        time.sleep(0.2)
-    time.sleep(4)  # past the first steps, so the loader's worker is running
+    reader = OutputReader(process)
+    reader.wait_for_step(2)  # past the first steps, so the loader's worker is running
     os.killpg(process.pid, signal.SIGTERM)
-    output, _ = process.communicate(timeout=120)
+    output = reader.finish()
     assert process.returncode == 128 + signal.SIGTERM, output
     assert "stopped by signal" in output and list(tmp_path.glob("checkpoint-*"))
 

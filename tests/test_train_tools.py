@@ -49,7 +49,7 @@ def test_zoo_trains_jobs_chains_stages_and_collects_weights(photo_folder, tmp_pa
     (tmp_path / "zoo.yaml").write_text(yaml.safe_dump(plan))
     out = tmp_path / "zoo"
     code = load_script("train_scripts/train_zoo.py").main(
-        [str(tmp_path / "zoo.yaml"), "--data", str(photo_folder), "--out", str(out)]
+        [str(tmp_path / "zoo.yaml"), "--data", str(photo_folder), "--out", str(out), "--threads", "1"]
     )
     table = capsys.readouterr().out
     assert code == 1  # "broken" failed, and its dependent never started
