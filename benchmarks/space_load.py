@@ -76,10 +76,10 @@ def run_load(url: str, clients: int = 8, requests: int = 5, models: list[str] | 
         users = [Client(url, verbose=False, analytics_enabled=False, download_files=scratch) for _ in range(clients)]
         if models is None:
             api = users[0].view_api(return_format="dict", print_info=False)
-            models = api["named_endpoints"]["/colorize"]["parameters"][1]["parameter_default"][:2]
+            models = api["named_endpoints"]["/compare"]["parameters"][1]["parameter_default"][:2]
 
         def colorize(client: Client, path: Path) -> str:
-            return client.predict(handle_file(str(path)), models, 1, 25, 0, api_name="/colorize")[0]
+            return client.predict(handle_file(str(path)), models, 1, 25, 0, api_name="/compare")[0]
 
         def user(client: Client) -> tuple[list[float], list[str]]:
             latencies, failures = [], []

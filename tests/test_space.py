@@ -7,6 +7,8 @@ tests need neither shipped weights nor network.
 import os
 import shutil
 import socket
+import time
+import zipfile
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -86,10 +88,10 @@ def colour_photo(tmp_path_factory) -> Path:
     return path
 
 
-def colorize(client, photo, models, samples=1, steps=2, seed=0):
-    """The page's outputs by name: message, gallery, metrics, status, then one slider per model."""
+def compare(client, photo, models, samples=1, steps=2, seed=0):
+    """Compare mode's outputs by name: message, gallery, metrics, status, then one slider per model."""
     message, gallery, metrics, status, *sliders = client.predict(
-        handle_file(str(photo)), models, samples, steps, seed, api_name="/colorize"
+        handle_file(str(photo)), models, samples, steps, seed, api_name="/compare"
     )
     return {
         "message": message,
@@ -98,6 +100,15 @@ def colorize(client, photo, models, samples=1, steps=2, seed=0):
         "status": status,
         "sliders": sliders,
     }
+
+
+def run(space, store, name, image, samples, seed):
+    return space.handlers.run_model(store, name, image, samples, steps=2, seed=seed)
+
+
+def upload(path: Path) -> dict:
+    """A file as the page hands it to a request (the buttons run with preprocess=False)."""
+    return {"path": str(path), "orig_name": path.name}
 
 
 # -- the model store ------------------------------------------------------------------------
@@ -153,7 +164,7 @@ def test_the_default_model_comes_first_and_alone_preselected(space, weights, tmp
 def test_a_colour_photo_too_small_for_ssim_is_still_scored(client, tmp_path):
     tiny = tmp_path / "tiny.png"
     Image.fromarray(skimage_data.astronaut()).resize((5, 4)).save(tiny)
-    result = colorize(client, tiny, ["bins_cnn.l2"])
+    result = compare(client, tiny, ["bins_cnn.l2"])
     assert "1 of 1 models" in result["message"] and "SSIM is n/a" in result["message"]
     rows = result["metrics"]["value"]["data"]
     assert [row[2] for row in rows if row[0] == "bins_cnn.l2"] == ["n/a"]
@@ -177,9 +188,10 @@ def test_space_readme_declares_the_app_and_the_models_it_loads(space):
 
 def test_the_app_names_no_model_family():
     """Every model goes through the same code: what differs is read from the model (``stochastic``, ``options``)."""
-    source = (ROOT / "space" / "app.py").read_text().lower()
-    named = sorted(family for family in FAMILIES if family.lower() in source)
-    assert not named, f"space/app.py names model families {named}; decide from the model's flags instead"
+    for path in (ROOT / "space").glob("*.py"):
+        source = path.read_text().lower()
+        named = sorted(family for family in FAMILIES if family.lower() in source)
+        assert not named, f"{path.name} names model families {named}; decide from the model's flags instead"
 
 
 def test_store_tells_which_models_sample_before_loading_them(space, weights, tmp_path):
@@ -194,12 +206,12 @@ def test_store_tells_which_models_sample_before_loading_them(space, weights, tmp
 
 def test_sampling_results_keep_their_colours_whatever_the_number_of_samples(space, store):
     image = Image.fromarray(skimage_data.coffee()).convert("L").convert("RGB").resize((64, 40))
-    three, problems = space.colorize_all(store, ["bins_cnn.l2", "diffusion.base"], image, samples=3, steps=2, seed=7)
-    one, _ = space.colorize_all(store, ["diffusion.base"], image, samples=1, steps=2, seed=8)
+    three = [result for name in ["bins_cnn.l2", "diffusion.base"] for result in run(space, store, name, image, 3, 7)]
+    one = run(space, store, "diffusion.base", image, 1, 8)
     labels = ["bins_cnn.l2", *(f"diffusion.base (seed {seed})" for seed in (7, 8, 9))]
-    assert [label for _, label, _ in three] == labels and not problems
-    pixels = {label: np.asarray(result) for _, label, result in three + one}
-    assert len(one) == 1 and np.array_equal(np.asarray(one[0][2]), pixels["diffusion.base (seed 8)"])
+    assert [label for label, _ in three] == labels
+    pixels = {label: np.asarray(result) for label, result in three + one}
+    assert len(one) == 1 and np.array_equal(np.asarray(one[0][1]), pixels["diffusion.base (seed 8)"])
     assert not np.array_equal(pixels["diffusion.base (seed 7)"], pixels["diffusion.base (seed 8)"])
 
 
@@ -214,26 +226,84 @@ def test_sampling_results_keep_their_colours_whatever_the_number_of_samples(spac
 )
 def test_raw_numbers_are_checked(space, numbers, message):
     with pytest.raises(gr.Error) as refused:
-        space.check_numbers(*numbers)
+        space.handlers.check_numbers(*numbers)
     assert refused.value.message.startswith(message)
-    assert space.check_numbers(4, "100", 2**63 - 1) == [4, 100, 2**63 - 1]
+    assert space.handlers.check_numbers(4, "100", 2**63 - 1) == [4, 100, 2**63 - 1]
 
 
 def test_scores_only_a_colour_photo(space, photo):
     gray = photo.convert("L").convert("RGB")
-    assert space.score_rows(gray, [("m", "m", gray)]) == ([], "Against the ground truth", [])
+    score_rows = space.handlers.score_rows
+    assert score_rows(gray, [("m", gray)]) == ([], "Against the ground truth", [])
     sepia = Image.blend(gray, Image.new("RGB", gray.size, (112, 66, 20)), 0.15)  # an old toned print
-    assert space.score_rows(sepia, [("m", "m", gray)])[0] == []  # black and white too: no truth to score against
-    rows, label, notes = space.score_rows(photo, [("m", "m seed", gray)])
+    assert score_rows(sepia, [("m", gray)])[0] == []  # black and white too: no truth to score against
+    rows, label, notes = score_rows(photo, [("m seed", gray)])
     assert [row[0] for row in rows] == ["ground truth", "m seed"] and label == "Against the ground truth"
     assert rows[0][1:3] == [None, None] and 0 < rows[1][2] <= 1 and rows[1][3] == 0 and not notes
+
+
+def test_an_upload_is_described_or_flagged_at_once(space, colour_photo, tmp_path):
+    gray, broken = tmp_path / "gray.png", tmp_path / "broken.png"
+    Image.open(colour_photo).convert("L").save(gray)
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n but not really")
+    assert space.handlers.describe_upload(upload(gray), 10**6) == "Black-and-white photo, 251x167."
+    assert space.handlers.describe_upload(upload(colour_photo), 10**6).startswith("Colour photo, 251x167")
+    assert space.handlers.describe_upload(upload(broken), 10**6).startswith("⚠️ **This file cannot be colorized:**")
+    assert "over the limit of 1,000" in space.handlers.describe_upload(upload(gray), 1000)
+
+
+def test_compare_streams_each_model_as_it_finishes(space, store, colour_photo, tmp_path):
+    names = ["bins_cnn.l2", "pix2pix_unet.seed003"]
+    steps = list(space.handlers.compare(store, upload(colour_photo), names, 1, 2, 0, max_pixels=10**6, cache=tmp_path))
+    assert len(steps) == 3  # before each model, then the end
+    first, second, last = ([item[1] for item in step[1]] for step in steps)
+    assert first == ["input, as the models see it", "ground truth (your colour photo)"]
+    assert second == [*first, "bins_cnn.l2"] and last == [*second, "pix2pix_unet.seed003"]
+    assert "- `bins_cnn.l2`: working" in steps[0][0] and "`pix2pix_unet.seed003`: waiting" in steps[0][0]
+    assert "✓ `bins_cnn.l2`, " in steps[1][0] and "- `pix2pix_unet.seed003`: working" in steps[1][0]
+    assert steps[-1][0].startswith("2 of 2 models colorized this 251x167 photo in ")
+    assert [step[2].visible for step in steps] == [False, False, True]  # the scores come last
+
+
+def test_a_refused_request_first_clears_the_previous_answer(space, store, tmp_path):
+    for answer in (
+        space.handlers.compare(store, None, ["bins_cnn.l2"], 1, 2, 0, max_pixels=10**6, cache=tmp_path),
+        space.handlers.colorize(store, "bins_cnn.l2", None, [], 0.5, "PNG", max_pixels=10**6, cache=tmp_path),
+    ):
+        cleared = next(answer)
+        assert "⚠️ Upload a photo or pick an example first." in cleared and not any(
+            isinstance(item, list) and item for item in cleared
+        )
+        with pytest.raises(gr.Error) as refused:
+            next(answer)
+        assert refused.value.title == "No photo"
+
+
+def test_colour_strength_reaches_a_model_that_has_it(space, tmp_path, colour_photo):
+    from hfcolor import DEFAULT_MODEL
+
+    torch.manual_seed(0)
+    tiny_model(DEFAULT_MODEL).save_pretrained(tmp_path / DEFAULT_MODEL)
+    store = space.ModelStore({DEFAULT_MODEL: tmp_path / DEFAULT_MODEL}, {}, [])
+    assert "vividness" in store.options(DEFAULT_MODEL)
+    pictures = []
+    for strength in (0, 1):
+        *_, (_, download, _) = space.handlers.colorize(
+            store, DEFAULT_MODEL, upload(colour_photo), None, strength, "PNG", max_pixels=10**6, cache=tmp_path
+        )
+        pictures.append(np.asarray(Image.open(download)))
+    assert not np.array_equal(*pictures)
+    with pytest.raises(gr.Error, match="between 0 and 1"):
+        list(
+            space.handlers.colorize(store, DEFAULT_MODEL, upload(colour_photo), None, 2, "PNG", max_pixels=1, cache="")
+        )
 
 
 # -- the API, as gradio_client sees it ----------------------------------------------------------
 
 
 def test_api_colorizes_with_two_models_at_the_input_size(client, colour_photo):
-    result = colorize(client, colour_photo, ["pix2pix_unet.seed003", "bins_cnn.l2"])
+    result = compare(client, colour_photo, ["pix2pix_unet.seed003", "bins_cnn.l2"])
     assert "2 of 2 models" in result["message"]
     for name in ["pix2pix_unet.seed003", "bins_cnn.l2", "input, as the models see it"]:
         with Image.open(result["gallery"][name]) as image:
@@ -249,8 +319,8 @@ def test_api_colorizes_with_two_models_at_the_input_size(client, colour_photo):
 
 
 def test_api_scores_big_photos_reduced(space, client, colour_photo, monkeypatch):
-    monkeypatch.setattr(space, "SCORE_MAX_PIXELS", 251 * 167 // 4)
-    metrics = colorize(client, colour_photo, ["pix2pix_unet.seed003"])["metrics"]
+    monkeypatch.setattr(space.handlers, "SCORE_MAX_PIXELS", 251 * 167 // 4)
+    metrics = compare(client, colour_photo, ["pix2pix_unet.seed003"])["metrics"]
     assert metrics["label"].endswith("(scored at 125x83)")  # half the sides of 251x167
     assert len(metrics["value"]["data"]) == 2
 
@@ -258,8 +328,8 @@ def test_api_scores_big_photos_reduced(space, client, colour_photo, monkeypatch)
 def test_api_sampling_models_label_results_by_seed(client, tmp_path):
     gray = tmp_path / "coffee_gray.png"
     Image.fromarray(skimage_data.coffee()).convert("L").resize((64, 40)).save(gray)
-    first = colorize(client, gray, ["diffusion.base", "bins_cnn.l2"], samples=2, steps=2, seed=7)
-    again = colorize(client, gray, ["diffusion.base"], samples=1, steps=2, seed=7)
+    first = compare(client, gray, ["diffusion.base", "bins_cnn.l2"], samples=2, steps=2, seed=7)
+    again = compare(client, gray, ["diffusion.base"], samples=1, steps=2, seed=7)
     assert {"diffusion.base (seed 7)", "diffusion.base (seed 8)", "bins_cnn.l2"} <= set(first["gallery"])
     assert "2 of 2 models" in first["message"]  # a model that does not sample gives its one result
     assert first["metrics"]["visible"] is False  # a gray photo has no ground truth
@@ -268,7 +338,7 @@ def test_api_sampling_models_label_results_by_seed(client, tmp_path):
 
 
 def test_api_reports_a_model_that_fails_to_load_and_runs_the_others(client, colour_photo):
-    result = colorize(client, colour_photo, [BROKEN_MODEL, "pix2pix_unet.seed003"])
+    result = compare(client, colour_photo, [BROKEN_MODEL, "pix2pix_unet.seed003"])
     assert f"`{BROKEN_MODEL}` could not be loaded" in result["message"]
     assert "pix2pix_unet.seed003" in result["gallery"]
     assert f"`{BROKEN_MODEL}`: failed to load" in result["status"]
@@ -276,7 +346,46 @@ def test_api_reports_a_model_that_fails_to_load_and_runs_the_others(client, colo
 
 def test_api_rejects_numbers_out_of_range(client, colour_photo):
     with pytest.raises(AppError, match="Samples must be between 1 and 4"):
-        colorize(client, colour_photo, ["diffusion.base"], samples=1000)
+        compare(client, colour_photo, ["diffusion.base"], samples=1000)
+
+
+def test_api_colorize_gives_the_recommended_models_result_as_png_or_jpeg(client, colour_photo):
+    for file_format, suffix, kind in (("PNG", ".png", "PNG"), ("JPEG", ".jpg", "JPEG")):
+        slider, download, message = client.predict(
+            handle_file(str(colour_photo)), None, 0.5, file_format, api_name="/colorize"
+        )
+        assert Path(download).suffix == suffix and "`bins_cnn.l2` colorized 1 of 1 photo(s)" in message
+        with Image.open(download) as image:
+            assert image.format == kind and image.size == (251, 167)
+        before, after = slider
+        assert Path(before).is_file() and Path(after).is_file()
+
+
+def test_api_colorize_a_batch_returns_a_zip_and_names_the_unreadable(client, colour_photo, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a photo")
+    files = [handle_file(str(path)) for path in (colour_photo, broken, colour_photo)]
+    _, download, message = client.predict(None, files, 0.5, "PNG", api_name="/colorize")
+    assert "2 of 3 photo(s)" in message and "broken.jpg" in message
+    with zipfile.ZipFile(download) as archive:
+        names = archive.namelist()
+        assert names == ["astronaut_bins_cnn.l2.png", "astronaut_bins_cnn.l2_1.png"]
+        assert Image.open(archive.open(names[0])).size == (251, 167)
+
+
+def test_api_colorize_refuses_more_photos_than_a_request_may_cost(space, client, colour_photo, monkeypatch):
+    monkeypatch.setattr(space.handlers, "MAX_BATCH", 1)
+    with pytest.raises(AppError, match="At most 1 photos at once, not 2"):
+        client.predict(None, [handle_file(str(colour_photo))] * 2, 0.5, "PNG", api_name="/colorize")
+
+
+def test_stop_buttons_cancel_their_mode(url, space, store, tmp_path):
+    demo = space.build_demo(store, examples_dir=tmp_path / "examples")
+    ids = {block.elem_id: block._id for block in demo.blocks.values() if getattr(block, "elem_id", None)}
+    runs = {dep["targets"][0][0]: index for index, dep in enumerate(demo.config["dependencies"]) if dep["targets"]}
+    for run_button, stop in (("colorize", "colorize-stop"), ("compare", "compare-stop")):
+        cancels = demo.config["dependencies"][runs[ids[stop]]]["cancels"]
+        assert cancels == [runs[ids[run_button]]]
 
 
 def test_load_script_serves_everyone_and_survives_hostile_uploads(url):
@@ -295,12 +404,17 @@ def test_load_script_serves_everyone_and_survives_hostile_uploads(url):
 # -- a real browser ---------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium")
-def test_browser_upload_choose_two_models_and_see_both(url, colour_photo, tmp_path):
-    # HFCOLOR_SCREENSHOT keeps the screenshot (the README's is made by benchmarks/space_screenshot.py).
-    screenshot = Path(os.environ.get("HFCOLOR_SCREENSHOT", tmp_path / "space.png"))
-    chosen = ["bins_cnn.l2", "pix2pix_unet.seed003"]
-    elsewhere = []  # the page must work with no network: it may fetch from the app alone
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium")
+
+
+@pytest.fixture()
+def browser_page(url, tmp_path):
+    """A page factory on the test's app in headless chromium; the test fails if the page fetches from anywhere else
+    (it must work with no network). Screenshots go to $HFCOLOR_SCREENSHOTS (the README's come from
+    benchmarks/space_screenshot.py) or the test's own folder."""
+    folder = Path(os.environ.get("HFCOLOR_SCREENSHOTS", tmp_path / "screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    elsewhere = []
 
     def note_request(request):
         if urlparse(request.url).hostname not in (None, "127.0.0.1"):
@@ -308,28 +422,115 @@ def test_browser_upload_choose_two_models_and_see_both(url, colour_photo, tmp_pa
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+
+        def open_page(width: int, height: int):
+            page = browser.new_page(viewport={"width": width, "height": height}, accept_downloads=True)
             page.on("request", note_request)
             page.goto(url)
-            page.locator("#photo input[type=file]").set_input_files(str(colour_photo))
-            page.locator("#photo img").first.wait_for()
-            # gradio puts a group's elem_id on two nested elements; the outer one stands for both.
-            sampling_controls = page.locator("#sampling-controls").first
-            expect(sampling_controls).to_be_visible()  # diffusion.base, a sampling model, is preselected
-            for name in [*GOOD_MODELS, BROKEN_MODEL]:
-                box = page.get_by_label(name, exact=True)
-                box.check() if name in chosen else box.uncheck()
-            expect(sampling_controls).to_be_hidden()
-            expect(page.locator("#model-status")).to_be_hidden()  # folded away under "About the models"
-            page.locator("#colorize").click()
-            expect(page.locator("#message")).to_contain_text("2 of 2 models", timeout=30_000)
-            captions = page.locator("#results .caption-label")
-            expect(captions).to_have_count(4)  # input, ground truth, the two models
-            assert set(chosen) <= set(captions.all_inner_texts())
-            expect(page.locator("#metrics")).to_be_visible()
-            page.screenshot(path=str(screenshot), full_page=True)
+            return page
+
+        try:
+            yield open_page, folder
         finally:
             browser.close()
-    assert screenshot.stat().st_size > 10_000
+    print(f"screenshots in {folder}")
     assert not elsewhere
+
+
+def upload_photo(page, path: Path, note: str):
+    page.locator("#photo input[type=file]").set_input_files(str(path))
+    expect(page.locator("#upload-note")).to_contain_text(note)
+
+
+def colorize_in_browser(page, timeout=30_000) -> float:
+    """Press Colorize; seconds until the result shows."""
+    started = time.perf_counter()
+    page.locator("#colorize").click()
+    expect(page.locator("#download a").first).to_be_visible(timeout=timeout)
+    expect(page.locator("#result img").first).to_be_visible()
+    return time.perf_counter() - started
+
+
+@needs_chromium
+def test_browser_colorize_mode_one_photo_then_a_batch(browser_page, colour_photo, tmp_path):
+    open_page, screenshots = browser_page
+    page = open_page(1280, 900)
+    upload_photo(page, colour_photo, "Colour photo, 251x167")
+    seconds = colorize_in_browser(page)
+    print(f"Colorize mode: the result showed {seconds:.2f} s after the click")
+    expect(page.locator("#colorize-message")).to_contain_text("colorized 1 of 1 photo(s)")
+    page.screenshot(path=str(screenshots / "colorize-desktop.png"), full_page=True)
+    # A batch of two, one as JPEG: the download is a zip of both.
+    page.get_by_text("Several photos at once").click()
+    page.locator("#batch input[type=file]").set_input_files([str(colour_photo), str(colour_photo)])
+    page.locator("#format").get_by_text("JPEG").click()
+    page.locator("#colorize").click()
+    expect(page.locator("#colorize-message")).to_contain_text("colorized 2 of 2 photo(s)", timeout=30_000)
+    with page.expect_download() as download:
+        page.locator("#download a").first.click()
+    with zipfile.ZipFile(download.value.path()) as archive:
+        assert [name.rsplit(".", 1)[1] for name in archive.namelist()] == ["jpg", "jpg"]
+
+
+@needs_chromium
+def test_browser_compare_mode_streams_results_and_an_error_replaces_them(browser_page, colour_photo, tmp_path):
+    open_page, screenshots = browser_page
+    page = open_page(1280, 900)
+    upload_photo(page, colour_photo, "Colour photo")
+    page.get_by_role("tab", name="Compare").click()
+    sampling_controls = page.locator("#sampling-controls").first  # gradio puts a group's elem_id on two elements
+    expect(sampling_controls).to_be_hidden()  # the preselected model does not sample
+    page.get_by_label("diffusion.base", exact=True).check()
+    expect(sampling_controls).to_be_visible()
+    chosen = ["bins_cnn.l2", "pix2pix_unet.seed003"]
+    for name in [*GOOD_MODELS, BROKEN_MODEL]:
+        box = page.get_by_label(name, exact=True)
+        box.check() if name in chosen else box.uncheck()
+    expect(sampling_controls).to_be_hidden()
+    expect(page.locator("#model-status")).to_be_hidden()  # folded away under "About the models"
+    page.locator("#compare").click()
+    expect(page.locator("#message")).to_contain_text("2 of 2 models", timeout=30_000)
+    expect(page.locator("#message")).to_contain_text("✓ bins_cnn.l2")
+    captions = page.locator("#results .caption-label")
+    expect(captions).to_have_count(4)  # input, ground truth, the two models
+    assert set(chosen) <= set(captions.all_inner_texts())
+    expect(page.locator("#metrics")).to_be_visible()
+    page.screenshot(path=str(screenshots / "compare-desktop.png"), full_page=True)
+    # A file that is no photo: flagged on upload; Compare then replaces the results with the error.
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a photo at all")
+    upload_photo(page, broken, "cannot be colorized")
+    page.locator("#compare").click()
+    expect(page.locator("#message")).to_contain_text("⚠️ This file cannot be colorized")
+    expect(page.locator("[data-testid=toast-body]").first).to_contain_text(
+        "This file cannot be colorized: not an image"
+    )
+    expect(captions).to_have_count(0)
+    expect(page.locator("#metrics")).to_be_hidden()
+
+
+@needs_chromium
+def test_browser_phone_layout_has_upload_first_and_nothing_wider_than_the_screen(browser_page, colour_photo):
+    open_page, screenshots = browser_page
+    page = open_page(390, 844)
+    boxes = [page.locator(selector).first.bounding_box() for selector in ("#photo", "#colorize", "#result")]
+    assert boxes[0]["y"] < boxes[1]["y"] < boxes[2]["y"]  # upload first, then the button and the result
+    upload_photo(page, colour_photo, "Colour photo")
+    colorize_in_browser(page)
+    page.screenshot(path=str(screenshots / "colorize-phone.png"), full_page=True)
+    page.get_by_role("tab", name="Compare").click()
+    for name in GOOD_MODELS:
+        page.get_by_label(name, exact=True).check()
+    page.locator("#compare").click()
+    expect(page.locator("#message")).to_contain_text("3 of 3 models", timeout=30_000)
+    page.screenshot(path=str(screenshots / "compare-phone.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no horizontal scrolling
+    overflowing = page.evaluate(
+        """[...document.querySelectorAll('#models label, #message, #colorize-message, #upload-note, #colorize, #compare, [role=tab]')]
+        .filter(e => e.offsetParent && e.scrollWidth > e.clientWidth + 1).map(e => (e.id || e.className.slice(0, 30)) + ":" + (e.innerText || e.ariaLabel || "").slice(0, 40))"""
+    )
+    assert not overflowing, overflowing
+    sliders = page.locator("[id^='slider-']:visible")
+    expect(sliders).to_have_count(3)
+    widths = [sliders.nth(index).bounding_box()["width"] for index in range(3)]
+    assert all(width > 300 for width in widths), widths  # a column of full-width sliders

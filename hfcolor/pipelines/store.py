@@ -28,6 +28,7 @@ class ModelStore:
         self.names = sorted(set(folders) | set(hub_ids), key=lambda name: (name != DEFAULT_MODEL, name))
         self.folders, self.hub_ids, self.missing = folders, hub_ids, missing
         self._loaded: dict[str, tuple[Colorizer, str] | ModelLoadError] = {}
+        self._families: dict[str, type] = {}
         self._locks = {name: threading.Lock() for name in self.names}
 
     @classmethod
@@ -65,15 +66,30 @@ class ModelStore:
                 problems.append(f"{label}: {error}")
         return ModelLoadError("; ".join(problems))
 
-    def samples(self, name: str) -> bool:
-        """Whether ``name`` samples (takes samples, steps and a seed); its saved config tells before it loads."""
+    def family(self, name: str) -> type | None:
+        """The class of model ``name`` is, known before it loads from its saved config or recipe (None: unknown)."""
         if isinstance(entry := self._loaded.get(name), tuple):
-            return entry[0].model.stochastic
-        try:  # a Hub-only model of no registered name is known once loaded
-            kind = saved_family(self.folders[name]) if name in self.folders else RECIPES[name].family
-        except (KeyError, CheckpointError):
-            return False
-        return getattr(kind, "stochastic", False)
+            return type(entry[0].model)
+        if name not in self._families:  # read once: the page asks on every change of the chosen models
+            try:  # a Hub-only model of no registered name is known once loaded
+                self._families[name] = (
+                    saved_family(self.folders[name]) if name in self.folders else RECIPES[name].family
+                )
+            except (KeyError, CheckpointError):
+                return None
+        return self._families[name]
+
+    def samples(self, name: str) -> bool:
+        """Whether ``name`` samples (takes samples, steps and a seed)."""
+        return getattr(self.family(name), "stochastic", False)
+
+    def options(self, name: str) -> tuple[str, ...]:
+        """The options ``name`` takes beside the photo (such as ``vividness``)."""
+        return getattr(self.family(name), "options", ())
+
+    def summary(self, name: str) -> str:
+        """The registry's line on what ``name`` is good for and its weakness ("" for a model it does not know)."""
+        return RECIPES[name].summary if name in RECIPES else ""
 
     def status(self, name: str) -> str:
         if isinstance(entry := self._loaded.get(name), ModelLoadError):
@@ -81,14 +97,12 @@ class ModelStore:
         return f"loaded from {entry[1]}" if entry else "not loaded yet"
 
     def status_markdown(self) -> str:
-        lines = [f"- `{name}`: {html.escape(self.status(name))}{_summary(name)}" for name in self.names]
+        lines = [
+            f"- `{name}`: {html.escape(self.status(name))}"
+            + (f" — {html.escape(s)}" if (s := self.summary(name)) else "")
+            for name in self.names
+        ]
         lines += [] if self.names else ["- none: no model has trained weights yet"]
         if self.missing:
             lines.append(f"\n**Not found** (no trained weights): {', '.join(f'`{n}`' for n in self.missing)}")
         return "**Models**\n\n" + "\n".join(lines)
-
-
-def _summary(name: str) -> str:
-    """The registry's line on what a model is good for, after its status."""
-    summary = RECIPES[name].summary if name in RECIPES else ""
-    return f" — {html.escape(summary)}" if summary else ""

@@ -1,0 +1,230 @@
+"""The steps of the Space's requests, each checkable alone: check the inputs, colorize, score, save.
+
+``app.py`` lays the page out and wires :func:`colorize` (Colorize mode), :func:`compare` (Compare
+mode) and :func:`describe_upload` to it. Both modes are generators: each yield is the page's outputs
+so far, so a result shows as soon as it exists and the Stop button can end the rest.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+import uuid
+import zipfile
+from pathlib import Path
+from typing import NoReturn
+
+import gradio as gr
+from PIL import Image
+
+from hfcolor import ImageReadError, load_image, save_image
+from hfcolor.metrics import SSIM_MIN_SIDE, against_truth, is_black_and_white
+from hfcolor.pipelines import gray_preview
+from hfcolor.pipelines.store import ModelLoadError, ModelStore
+
+LIMITS = {"Samples": (1, 4), "Steps": (1, 100), "Seed": (0, 2**63 - 1)}  # of the sampling controls
+SCORE_MAX_PIXELS = 2_000_000  # SSIM of one 12 MP pair takes longer than colorizing it: bigger photos are reduced
+MAX_BATCH = 20  # photos in one Colorize request: what one request may cost is bounded
+FORMATS = {"PNG": ".png", "JPEG": ".jpg"}
+GRAY_LABEL, TRUTH_LABEL = "input, as the models see it", "ground truth (your colour photo)"
+
+
+def refuse(problem: str, title: str = "Cannot colorize") -> NoReturn:
+    raise gr.Error(problem, title=title, print_exception=False)
+
+
+def check_numbers(samples, steps, seed) -> list[int]:
+    """The sampling controls' raw values (the buttons run with preprocess=False) as whole numbers in range."""
+    numbers = []
+    for (name, (low, high)), value in zip(LIMITS.items(), (samples, steps, seed)):
+        try:
+            numbers.append(int(value))
+        except (TypeError, ValueError):
+            refuse(f"{name} must be a whole number, not {html.escape(repr(value))}.", "Invalid setting")
+        if not low <= numbers[-1] <= high:
+            refuse(f"{name} must be between {low} and {high}, not {numbers[-1]}.", "Invalid setting")
+    return numbers
+
+
+def read_photo(path: str, max_pixels: int) -> Image.Image:
+    try:
+        return load_image(path, max_pixels)
+    except ImageReadError as error:  # its message says what is wrong with the file
+        refuse(f"This file cannot be colorized: {html.escape(error.problem)}.", "Unusable file")
+
+
+def describe_upload(photo: dict | None, max_pixels: int) -> str:
+    """The line under the photo as soon as it is uploaded: what the models will see, or what is wrong with it."""
+    if not photo or not photo.get("path"):
+        return ""
+    try:
+        image = load_image(photo["path"], max_pixels)
+    except ImageReadError as error:
+        return f"⚠️ **This file cannot be colorized:** {html.escape(error.problem)}."
+    if is_black_and_white(image):
+        return f"Black-and-white photo, {image.width}x{image.height}."
+    return f"Colour photo, {image.width}x{image.height}: the models see it in gray, and Compare scores them against it."
+
+
+def run_model(store: ModelStore, name: str, image: Image.Image, samples=1, steps=25, seed=0, **options) -> list:
+    """[(label, result)] of model ``name`` on ``image``, given only the settings it takes; a sampling model's
+    results are labelled by seed. Raises :class:`ModelLoadError` if it cannot be loaded."""
+    colorizer = store.get(name)[0]
+    model = colorizer.model
+    options = {key: value for key, value in {"num_inference_steps": steps, **options}.items() if key in model.options}
+    labels = [f"{name} (seed {seed + k})" for k in range(samples)] if model.stochastic else [name]
+    return list(zip(labels, colorizer.colorize_images([image], samples=len(labels), seed=seed, **options)))
+
+
+def score_rows(truth: Image.Image, results: list) -> tuple[list[list], str, list[str]]:
+    """(metrics rows, table label, notes) against a colour photo, at SCORE_MAX_PIXELS at most; no rows for a gray one.
+
+    ``results``: [(label, picture)]."""
+    if is_black_and_white(truth):  # gray or one tint (sepia): nothing to score against
+        return [], "Against the ground truth", []
+    true_colour, scores, size = against_truth(truth, [result for _, result in results], SCORE_MAX_PIXELS)
+    rows = [["ground truth", None, None, round(true_colour, 2)]] + [
+        [label, round(s["psnr"], 2), "n/a" if s["ssim"] is None else round(s["ssim"], 4), round(s["colorfulness"], 2)]
+        for (label, _), s in zip(results, scores)
+    ]
+    notes = (
+        [f"SSIM is n/a: it needs a photo at least {SSIM_MIN_SIDE} px on each side."]
+        if min(size) < SSIM_MIN_SIDE
+        else []
+    )
+    scaled = f" (scored at {size[0]}x{size[1]})" if size != truth.size else ""
+    return rows, "Against the ground truth" + scaled, notes
+
+
+def request_folder(cache: str) -> Path:
+    """A new folder in Gradio's cache, which serves its files as they are and deletes them with delete_cache:
+    Gradio's own saving rewrites one shared file per picture, which breaks concurrent downloads of it."""
+    return Path(cache) / "hfcolor" / uuid.uuid4().hex
+
+
+def save_result(picture: Image.Image, folder: Path, stem: str, label: str, suffix: str = ".png") -> str:
+    name = "_".join(re.sub(r"[^\w.-]+", "_", part).strip("_")[:80] or "photo" for part in (stem, label))
+    return str(save_image(picture, folder / f"{name}{suffix}"))
+
+
+def stem_of(upload: dict) -> str:
+    return Path(upload.get("orig_name") or upload.get("path") or "photo").stem
+
+
+# -- Colorize mode: the recommended model, one photo or a batch -------------------------------------------
+
+
+def colorize(store: ModelStore, model: str, photo, photos, strength, file_format, *, max_pixels: int, cache: str):
+    """Yields [before/after slider, download, message]: each photo's result as it is done; at the end, the file
+    (one photo) or a zip (several) in ``file_format``. ``strength``: the model's vividness, if it has one."""
+    try:
+        uploads = [upload for upload in photos or [] if upload and upload.get("path")] or (
+            [photo] if photo and photo.get("path") else []
+        )
+        if not uploads:
+            refuse("Upload a photo or pick an example first.", "No photo")
+        if len(uploads) > MAX_BATCH:
+            refuse(f"At most {MAX_BATCH} photos at once, not {len(uploads)}.", "Too many photos")
+        if file_format not in FORMATS:
+            refuse(f"The format must be one of {', '.join(FORMATS)}, not {html.escape(repr(file_format))}.")
+        options = {"vividness": check_strength(strength)} if "vividness" in store.options(model) else {}
+        store.get(model)
+    except ModelLoadError as error:
+        yield [None, None, f"⚠️ `{model}` could not be loaded: {html.escape(str(error).splitlines()[0])}"]
+        raise gr.Error(f"{model} could not be loaded.", title="Model unavailable", print_exception=False) from None
+    except gr.Error as error:
+        yield [None, None, f"⚠️ {error.message}"]  # this request's answer replaces the previous one
+        raise
+    folder, saved, problems, slider, started = request_folder(cache), [], [], None, time.perf_counter()
+    for index, upload in enumerate(uploads):
+        try:
+            image = load_image(upload["path"], max_pixels)
+        except ImageReadError as error:
+            problems.append(f"⚠️ {html.escape(upload.get('orig_name') or 'a file')}: {html.escape(error.problem)}")
+            continue
+        ((_, result),) = run_model(store, model, image, **options)
+        saved.append(save_result(result, folder, stem_of(upload), model, FORMATS[file_format]))
+        slider = (save_result(gray_preview(image), folder, stem_of(upload), "gray"), saved[-1])
+        progress = f"Colorized {len(saved)} of {len(uploads)} photos with `{model}`…" if len(uploads) > 1 else ""
+        yield [slider, None, "\n\n".join([progress, *problems])]
+    took = f"`{model}` colorized {len(saved)} of {len(uploads)} photo(s) in {time.perf_counter() - started:.1f} s."
+    download = saved[0] if len(uploads) == 1 else (zip_files(saved, folder / "colorized.zip") if saved else None)
+    yield [slider, download, "\n\n".join([took, *problems])]
+
+
+def check_strength(strength) -> float:
+    try:
+        value = float(strength)
+    except (TypeError, ValueError):
+        refuse(f"Colour strength must be a number, not {html.escape(repr(strength))}.", "Invalid setting")
+    if not 0 <= value <= 1:
+        refuse(f"Colour strength must be between 0 and 1, not {value}.", "Invalid setting")
+    return value
+
+
+def zip_files(paths: list[str], target: Path) -> str:
+    names = set()
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as archive:  # PNG and JPEG are compressed already
+        for path in paths:
+            name, number = Path(path).name, 1
+            while name in names:  # two uploads of the same name keep both results
+                name, number = f"{Path(path).stem}_{number}{Path(path).suffix}", number + 1
+            names.add(name)
+            archive.write(path, name)
+    return str(target)
+
+
+# -- Compare mode: every chosen model, streamed ---------------------------------------------------------
+
+
+def compare(store: ModelStore, photo, chosen, samples, steps, seed, *, max_pixels: int, cache: str):
+    """Yields [message, gallery, metrics, status, *one slider per offered model] as each chosen model finishes;
+    the metrics table (a colour photo only) comes last."""
+    try:
+        if not photo or not photo.get("path"):
+            refuse("Upload a photo or pick an example first.", "No photo")
+        if not (names := [name for name in store.names if name in (chosen or [])]):
+            refuse("Choose at least one model." if store.names else "No model has trained weights yet.", "No model")
+        samples, steps, seed = check_numbers(samples, steps, seed)
+        image = read_photo(photo["path"], max_pixels)
+    except gr.Error as error:
+        yield compare_outputs(store, f"⚠️ {error.message}")  # this request's answer replaces the previous one
+        raise
+    folder, stem, started = request_folder(cache), stem_of(photo), time.perf_counter()
+    gallery = [(save_result(gray_preview(image), folder, stem, "gray"), GRAY_LABEL)]
+    colour = not is_black_and_white(image)
+    gallery += [(save_result(image, folder, stem, "ground_truth"), TRUTH_LABEL)] if colour else []
+    results, pairs, lines = [], {}, {name: f"- `{name}`: waiting" for name in names}
+    for name in names:
+        lines[name] = f"- `{name}`: working…"
+        yield compare_outputs(
+            store, f"Colorizing this {image.width}x{image.height} photo…", gallery, lines, pairs=pairs
+        )
+        began = time.perf_counter()
+        try:
+            produced = run_model(store, name, image, samples, steps, seed)
+        except ModelLoadError as error:
+            lines[name] = f"- ⚠️ `{name}` could not be loaded: {html.escape(str(error).splitlines()[0])}"
+            continue
+        except Exception as error:  # noqa: BLE001  (one model failing on this photo must not cost the others' results)
+            lines[name] = f"- ⚠️ `{name}` failed on this photo: {html.escape(str(error).splitlines()[0])}"
+            continue
+        summary = f": {html.escape(store.summary(name))}" if store.summary(name) else ""
+        lines[name] = f"- ✓ `{name}`, {time.perf_counter() - began:.1f} s{summary}"
+        results += produced
+        gallery += [(save_result(result, folder, stem, label), label) for label, result in produced]
+        pairs[name] = (gallery[0][0], gallery[-len(produced)][0])  # each model's first result
+    rows, title, notes = score_rows(image, results) if colour and results else ([], "", [])
+    took = f"{len(pairs)} of {len(names)} models colorized this {image.width}x{image.height} photo"
+    message = f"{took} in {time.perf_counter() - started:.1f} s." + "".join(f"\n\n⚠️ {note}" for note in notes)
+    yield compare_outputs(store, message, gallery, lines, rows, title, pairs)
+
+
+def compare_outputs(store: ModelStore, message: str, gallery=(), lines=None, rows=(), title="", pairs=None) -> list:
+    """Compare mode's outputs, in the order app.py lists them: a model with no result yet shows no slider."""
+    pairs = pairs or {}
+    text = "\n".join([message, "", *lines.values()]) if lines else message
+    table = gr.Dataframe(value=list(rows), label=title or "Against the ground truth", visible=bool(rows))
+    sliders = [gr.ImageSlider(value=pairs.get(name), visible=name in pairs) for name in store.names]
+    return [text, list(gallery), table, store.status_markdown(), *sliders]
