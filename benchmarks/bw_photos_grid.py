@@ -1,13 +1,13 @@
-"""Genuine old black-and-white photos through several models, side by side: what a restorer would see.
+"""A folder of black-and-white photos through several models, side by side: what a restorer would see.
 
-    python benchmarks/bw_photos_grid.py ../shared/data/bw-photos --out docs/bw_photos.jpg \
-        --models inception_colorizer.base deep_koalarization.seed001_inception_small pix2pix_unet.seed004_small \
-        --include 1908 1915 1919 1936
+    python benchmarks/bw_photos_grid.py PHOTOS --out grid.jpg \
+        --models inception_colorizer.base deep_koalarization.seed001_inception_small pix2pix_unet.seed004_small
 
-There is no ground truth for such photos, so this is for looking, not scoring. Each row is one photo
-(the input, then each model at its default settings), each tile ``--tile`` px high. ``--include``
-keeps only the photos whose file names contain one of the words (for example, the ones whose
-copyright has expired, for a picture that is published).
+Every photo is reduced to gray first, so colour photos serve too (the README's picture is
+scikit-image's photos this way). There is no ground truth for genuine old photos, so this is for
+looking, not scoring. Each row is one photo (the input, then each model at its default settings),
+each tile ``--tile`` px high. ``--include`` keeps only the photos whose file names contain one of
+the words. Publish a grid only of photos whose licence allows it.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ def grid(rows: list[list[Image.Image]], labels: list[str], tile: int) -> Image.I
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=header * 3 // 4)
     for column, label in enumerate(labels):
+        while len(label) > 4 and draw.textlength(label, font=font) > widths[column] - 8:  # no overlap with the next
+            label = label[:-2] + "…"
         draw.text((sum(widths[:column]) + 4, 2), label, fill="black", font=font)
     for index, row in enumerate(rows):
         for column, picture in enumerate(row):
