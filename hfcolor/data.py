@@ -64,6 +64,20 @@ def _presets() -> dict[str, Preset]:
 
 PRESETS = _presets()
 
+# scikit-image's colour photos that are public domain or CC0 (so its docstrings say): the pictures
+# the project publishes (model cards, README), since the training and evaluation sets' terms forbid it.
+PUBLISHABLE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
+
+
+def publishable_photos(max_side: int = 256) -> list[Image.Image]:
+    """:data:`PUBLISHABLE_PHOTOS` as RGB images, their longer side at most ``max_side``."""
+    from skimage import data as skimage_data
+
+    photos = [Image.fromarray(getattr(skimage_data, name)()).convert("RGB") for name in PUBLISHABLE_PHOTOS]
+    for photo in photos:
+        photo.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return photos
+
 
 def _require_datasets():
     try:

@@ -6,13 +6,16 @@ from conftest import load_script, write_hub_dataset
 
 from hfcolor.data import (
     PRESETS,
+    PUBLISHABLE_PHOTOS,
     ColorizationStream,
     DatasetPhotos,
     PhotoTransform,
     batch_to_model_space,
     center_crop,
     load_images,
+    publishable_photos,
 )
+from hfcolor.metrics import is_black_and_white
 
 
 @pytest.fixture()
@@ -123,3 +126,10 @@ def test_push_dataset_builds_an_ncd_style_hub_folder(tmp_path, photos):
     assert len(load_images(str(tmp_path / "hub"))) == 3
     with pytest.raises(SystemExit):  # argparse: "give --repo_id to push, or --save_to for a local folder"
         push_dataset.main([str(tmp_path / "ncd")])
+
+
+def test_publishable_photos_are_colour_photos_at_the_size_asked():
+    photos = publishable_photos(64)
+    assert len(photos) == len(PUBLISHABLE_PHOTOS) == 4
+    assert all(photo.mode == "RGB" and max(photo.size) == 64 for photo in photos)
+    assert not any(is_black_and_white(photo) for photo in photos)  # a truth to compare the colorizations with

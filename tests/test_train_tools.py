@@ -117,6 +117,7 @@ def test_ship_weights_writes_fp16_model_and_card_that_evaluation_reproduces(ship
     summary = json.loads((run / "summary-rank0.json").read_text())
     assert summary["hardware"] in card and "- Muted colours." in card and "trained in fp32" in card
     assert "- Before this run: a CPU run of the same recipe." in card
+    assert f"![{shipping.COMPARISON_CAPTION}](comparison.jpg)" in card  # not the evaluation data: its terms forbid it
     assert "| `gray` |" in card and "| `pix2pix_unet.seed004_small` |" in card and "against the gray baseline" in card
     assert (folder / "comparison.jpg").stat().st_size > 1_000
 

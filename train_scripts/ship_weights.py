@@ -21,10 +21,12 @@ from pathlib import Path
 import torch
 
 from hfcolor import load_model
-from hfcolor.evaluation import GRAY, Protocol, evaluate_source
+from hfcolor.data import publishable_photos
+from hfcolor.evaluation import GRAY, Protocol, evaluate, evaluate_source
 from hfcolor.models import RECIPES
 from hfcolor.models.registry import SHIPPED_WEIGHTS
 
+COMPARISON_CAPTION = "input, this model and the truth on four public-domain photos (scikit-image's), in gray"
 # Shipped weights stay small: the package carries all of them.
 MAX_TOTAL_MIB = 60
 DATA_NOTE = (
@@ -65,12 +67,19 @@ def training_record(run: Path, before: str | None = None) -> list[str]:
     ]
 
 
+def comparison_picture(name: str, vividness: list[float]) -> None:
+    """comparison.jpg beside the shipped weights: the input, this model and the truth on scikit-image's
+    public-domain photos (the evaluation data may not be published)."""
+    evaluation = evaluate([name], publishable_photos(), Protocol(fid_kid=False), grid_rows=4, vividness=vividness)
+    # JPEG keeps the picture a few tens of kB; the numbers go into the card.
+    evaluation.grid(tile=96).save(SHIPPED_WEIGHTS / name / "comparison.jpg", quality=85)
+
+
 def evaluation_section(name: str, data: str, split: str, vividness: list[float]) -> str:
     """The card's "## Evaluation" section for the shipped copy of ``name``, scored now by the protocol
     exactly as users load it; its comparison.jpg is written beside the weights."""
-    evaluation = evaluate_source([name], data, split, protocol=Protocol(), grid_rows=4, vividness=vividness)
-    # JPEG keeps the picture a few tens of kB; the numbers go into the card.
-    evaluation.grid(tile=96).save(SHIPPED_WEIGHTS / name / "comparison.jpg", quality=85)
+    evaluation = evaluate_source([name], data, split, protocol=Protocol(), grid_rows=0, vividness=vividness)
+    comparison_picture(name, vividness)
     scores = evaluation.to_dict()["models"]
     gray_scores = scores.pop(GRAY)["scores"]
     table = evaluation.markdown().split("\n", 2)[2]  # without the "# hfcolor evaluation" title
@@ -90,7 +99,7 @@ def evaluation_section(name: str, data: str, split: str, vividness: list[float])
             table,
             *summaries,
             "",
-            "![input, this model and the truth on four validation photos](comparison.jpg)",
+            f"![{COMPARISON_CAPTION}](comparison.jpg)",
         ]
     )
     return section
