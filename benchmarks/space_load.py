@@ -79,7 +79,7 @@ def run_load(url: str, clients: int = 8, requests: int = 5, models: list[str] | 
             models = api["named_endpoints"]["/compare"]["parameters"][1]["parameter_default"][:2]
 
         def colorize(client: Client, path: Path) -> str:
-            return client.predict(handle_file(str(path)), models, 1, 25, 0, api_name="/compare")[0]
+            return client.predict(handle_file(str(path)), models, 1, 25, 0, False, api_name="/compare")[0]
 
         def user(client: Client) -> tuple[list[float], list[str]]:
             latencies, failures = [], []

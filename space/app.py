@@ -103,11 +103,12 @@ def colorize_panel(store: ModelStore) -> tuple[list, list, gr.Button, gr.Button]
 
 
 def compare_panel(store: ModelStore) -> tuple[list, gr.CheckboxGroup, gr.Group, list, gr.Button, gr.Button]:
-    """Compare mode: ([samples, steps, seed], models, sampling controls, outputs, run, stop); outputs are
+    """Compare mode: ([samples, steps, seed, score], models, sampling controls, outputs, run, stop); outputs are
     [message, gallery, metrics, *one before/after slider per offered model]."""
     preselected = [recommended(store)] if store.names else []
     choices = [(f"{name}: {s}" if (s := store.summary(name)) else name, name) for name in store.names]
     chosen = gr.CheckboxGroup(choices, value=preselected, label="Models", elem_id="models")
+    score = gr.Checkbox(label="Score against this photo even though it looks black and white", elem_id="score")
     with gr.Group(visible=any(map(store.samples, preselected)), elem_id="sampling-controls") as controls:
         gr.Markdown("Sampling models: each seed gives one plausible colorization.")
         samples = gr.Slider(*handlers.LIMITS["Samples"], value=1, step=1, label="Samples")
@@ -133,7 +134,7 @@ def compare_panel(store: ModelStore) -> tuple[list, gr.CheckboxGroup, gr.Group, 
             gr.ImageSlider(label=name, format="png", visible=False, min_width=300, elem_id=f"slider-{index}")
             for index, name in enumerate(store.names)
         ]
-    return [samples, steps, seed], chosen, controls, [message, gallery, metrics, *sliders], button, stop
+    return [samples, steps, seed, score], chosen, controls, [message, gallery, metrics, *sliders], button, stop
 
 
 def build_demo(
@@ -149,9 +150,9 @@ def build_demo(
             store, model, photo, photos, strength, file_format, max_pixels=max_pixels, cache=demo.GRADIO_CACHE
         )
 
-    def compare(photo, chosen, samples, steps, seed):
+    def compare(photo, chosen, samples, steps, seed, score):
         yield from handlers.compare(
-            store, photo, chosen, samples, steps, seed, max_pixels=max_pixels, cache=demo.GRADIO_CACHE
+            store, photo, chosen, samples, steps, seed, score, max_pixels=max_pixels, cache=demo.GRADIO_CACHE
         )
 
     def describe(photo):

@@ -77,11 +77,10 @@ def run_model(store: ModelStore, name: str, image: Image.Image, samples=1, steps
     return list(zip(labels, colorizer.colorize_images([image], samples=len(labels), seed=seed, **options)))
 
 
-def score_rows(truth: Image.Image, results: list) -> tuple[list[list], str, list[str]]:
-    """(metrics rows, table label, notes) against a colour photo, at SCORE_MAX_PIXELS at most; no rows for a gray one.
-
-    ``results``: [(label, picture)]."""
-    if is_black_and_white(truth):  # gray or one tint (sepia): nothing to score against
+def score_rows(truth: Image.Image, results: list, colour: bool = False) -> tuple[list[list], str, list[str]]:
+    """(metrics rows, table label, notes) against a colour photo, at SCORE_MAX_PIXELS at most; no rows for one in
+    black and white unless ``colour`` says it is a colour photo all the same. ``results``: [(label, picture)]."""
+    if not colour and is_black_and_white(truth):  # gray or one tint (sepia): nothing to score against
         return [], "Against the ground truth", []
     true_colour, scores, size = against_truth(truth, [result for _, result in results], SCORE_MAX_PIXELS)
     rows = [["ground truth", None, None, round(true_colour, 2)]] + [
@@ -178,9 +177,9 @@ def zip_files(paths: list[str], target: Path) -> str:
 # -- Compare mode: every chosen model, streamed ---------------------------------------------------------
 
 
-def compare(store: ModelStore, photo, chosen, samples, steps, seed, *, max_pixels: int, cache: str):
+def compare(store: ModelStore, photo, chosen, samples, steps, seed, score=False, *, max_pixels: int, cache: str):
     """Yields [message, gallery, metrics, status, *one slider per offered model] as each chosen model finishes;
-    the metrics table (a colour photo only) comes last."""
+    the metrics table comes last, for a colour photo or (``score``) one the user says is in colour."""
     try:
         if not photo or not photo.get("path"):
             refuse("Upload a photo or pick an example first.", "No photo")
@@ -193,7 +192,7 @@ def compare(store: ModelStore, photo, chosen, samples, steps, seed, *, max_pixel
         raise
     folder, stem, started = request_folder(cache), stem_of(photo), time.perf_counter()
     gallery = [(save_result(gray_preview(image), folder, stem, "gray"), GRAY_LABEL)]
-    colour = not is_black_and_white(image)
+    colour = bool(score) or not is_black_and_white(image)
     gallery += [(save_result(image, folder, stem, "ground_truth"), TRUTH_LABEL)] if colour else []
     results, pairs, lines = [], {}, {name: f"- `{name}`: waiting" for name in names}
     for name in names:
@@ -215,7 +214,7 @@ def compare(store: ModelStore, photo, chosen, samples, steps, seed, *, max_pixel
         results += produced
         gallery += [(save_result(result, folder, stem, label), label) for label, result in produced]
         pairs[name] = (gallery[0][0], gallery[-len(produced)][0])  # each model's first result
-    rows, title, notes = score_rows(image, results) if colour and results else ([], "", [])
+    rows, title, notes = score_rows(image, results, bool(score)) if colour and results else ([], "", [])
     took = f"{len(pairs)} of {len(names)} models colorized this {image.width}x{image.height} photo"
     message = f"{took} in {time.perf_counter() - started:.1f} s." + "".join(f"\n\n⚠️ {note}" for note in notes)
     yield compare_outputs(store, message, gallery, lines, rows, title, pairs)

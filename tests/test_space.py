@@ -88,10 +88,10 @@ def colour_photo(tmp_path_factory) -> Path:
     return path
 
 
-def compare(client, photo, models, samples=1, steps=2, seed=0):
+def compare(client, photo, models, samples=1, steps=2, seed=0, score=False):
     """Compare mode's outputs by name: message, gallery, metrics, status, then one slider per model."""
     message, gallery, metrics, status, *sliders = client.predict(
-        handle_file(str(photo)), models, samples, steps, seed, api_name="/compare"
+        handle_file(str(photo)), models, samples, steps, seed, score, api_name="/compare"
     )
     return {
         "message": message,
@@ -237,6 +237,7 @@ def test_scores_only_a_colour_photo(space, photo):
     assert score_rows(gray, [("m", gray)]) == ([], "Against the ground truth", [])
     sepia = Image.blend(gray, Image.new("RGB", gray.size, (112, 66, 20)), 0.15)  # an old toned print
     assert score_rows(sepia, [("m", gray)])[0] == []  # black and white too: no truth to score against
+    assert [row[0] for row in score_rows(sepia, [("m", gray)], colour=True)[0]] == ["ground truth", "m"]  # unless told
     rows, label, notes = score_rows(photo, [("m seed", gray)])
     assert [row[0] for row in rows] == ["ground truth", "m seed"] and label == "Against the ground truth"
     assert rows[0][1:3] == [None, None] and 0 < rows[1][2] <= 1 and rows[1][3] == 0 and not notes
@@ -335,6 +336,8 @@ def test_api_sampling_models_label_results_by_seed(client, tmp_path):
     assert first["metrics"]["visible"] is False  # a gray photo has no ground truth
     pixels = [np.asarray(Image.open(run["gallery"]["diffusion.base (seed 7)"])) for run in (first, again)]
     assert pixels[0].shape == (40, 64, 3) and np.array_equal(*pixels)
+    scored = compare(client, gray, ["bins_cnn.l2"], score=True)  # "score against it anyway"
+    assert scored["metrics"]["visible"] is True and "ground truth (your colour photo)" in scored["gallery"]
 
 
 def test_api_reports_a_model_that_fails_to_load_and_runs_the_others(client, colour_photo):
