@@ -6,6 +6,7 @@ import sys
 if "torch" not in sys.modules:  # OpenMP reads it once, when torch loads (see hfcolor.hardware)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from .hints import Hints
 from .image_io import ImageReadError, load_image, save_image
 from .models import DEFAULT_MODEL, CheckpointError, ColorizationModel, create_model, load_model
 from .pipelines import Colorizer, colorize
@@ -17,6 +18,7 @@ __all__ = [
     "CheckpointError",
     "ColorizationModel",
     "Colorizer",
+    "Hints",
     "ImageReadError",
     "colorize",
     "create_model",

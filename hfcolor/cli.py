@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .hints import MAX_POINTS
 from .image_io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
 from .models.registry import DEFAULT_MODEL
 
@@ -58,6 +59,7 @@ def _plan(jobs: list[tuple[Path, Path]], output: Path, suffix: str) -> tuple[lis
 
 def colorize_command(args) -> int:
     from .hardware import set_threads
+    from .hints import Hints
     from .models import CheckpointError
     from .pipelines import Colorizer
 
@@ -74,6 +76,16 @@ def colorize_command(args) -> int:
             file=sys.stderr,
         )
         return 2
+    hints = None
+    if args.hints is not None:
+        if len(jobs) != 1:
+            print(f"hfcolor: --hints are for one photo; the inputs hold {len(jobs)}", file=sys.stderr)
+            return 2
+        try:
+            hints = Hints.load(args.hints)
+        except (OSError, ValueError) as error:
+            print(f"hfcolor: cannot read the hints {args.hints}: {error}", file=sys.stderr)
+            return 2
     if args.threads is not None:
         set_threads(args.threads)
     try:
@@ -87,12 +99,15 @@ def colorize_command(args) -> int:
     except (CheckpointError, OSError, ValueError, ImportError) as error:
         print(f"hfcolor: cannot load model {args.model!r}: {error}", file=sys.stderr)
         return 2
+    if hints is not None and "hints" not in colorizer.model.conditions:
+        print(f"hfcolor: {args.model} takes no colour hints; `hfcolor models` lists those that do", file=sys.stderr)
+        return 2
     for note in renamed:
         print(f"hfcolor: name taken, so {note}", file=sys.stderr)
     todo = [(path, target) for path, target in plan if args.overwrite or not target.exists()]
     kept = len(plan) - len(todo)
     start = time.perf_counter()
-    written, failures = _colorize_files(colorizer, todo, args.max_pixels, args.seed)
+    written, failures = _colorize_files(colorizer, todo, args.max_pixels, args.seed, hints)
     seconds = time.perf_counter() - start
     existing = f", {kept} kept as they were (already in {args.output}; --overwrite replaces them)" if kept else ""
     speed = f" in {seconds:.1f} s ({written / seconds:.2f} images/s)" if written else ""
@@ -101,9 +116,10 @@ def colorize_command(args) -> int:
 
 
 def _colorize_files(
-    colorizer, todo: list[tuple[Path, Path]], max_pixels: int | None, seed: int | None = None
+    colorizer, todo: list[tuple[Path, Path]], max_pixels: int | None, seed: int | None = None, hints=None
 ) -> tuple[int, int]:
-    """Colorize each (input, output) pair; returns (written, failed). ``seed``: see ``--seed``.
+    """Colorize each (input, output) pair; returns (written, failed). ``seed``: see ``--seed``; ``hints``
+    (a :class:`~hfcolor.hints.Hints`): every photo's (the CLI gives them for one photo only).
 
     Three stages overlap: one thread decodes the next photos while the model runs here on a batch,
     and another merges the colour into the previous results, encodes and writes them (OpenCV, PIL
@@ -129,7 +145,8 @@ def _colorize_files(
         save_image(merge(lightness, ab, colorizer.upsampling), target)
 
     def colorize(batch, bar) -> None:
-        predictions = colorizer.predict([image for _, _, image in batch], seed=seed)
+        images = [image for _, _, image in batch]
+        predictions = colorizer.predict(images, seed=seed, hints=None if hints is None else [hints] * len(images))
         for (path, target, _), (lightness, ab) in zip(batch, predictions):
             writes.append((path, writer.submit(merge_and_save, lightness, ab, target)))
         while len(writes) > _BATCH_PHOTOS or (writes and writes[0][1].done()):
@@ -208,6 +225,7 @@ def evaluate_command(args) -> int:
             batch_size=args.batch_size,
             grid_rows=args.grid_rows,
             vividness=args.vividness,
+            hints=args.hints,
         )
     except (FileNotFoundError, ValueError, ImportError) as error:
         print(f"hfcolor evaluate: cannot evaluate on {args.data!r}: {error}", file=sys.stderr)
@@ -255,6 +273,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _hint_count(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= MAX_POINTS:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_POINTS}, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hfcolor", description="Colorize grayscale photos with hfcolor models.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -285,6 +310,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=None,
         help="for models that sample: every photo draws its colours from this seed, so a rerun repeats them",
+    )
+    colorize.add_argument(
+        "--hints",
+        type=Path,
+        help="colour hints for one photo, for models that take them: a stroke PNG over the photo (painted pixels "
+        'are hints, the rest transparent) or a JSON list of points [{"x": 120, "y": 80, "colour": "#c03020"}]',
     )
     colorize.add_argument("--format", choices=("png", "jpg"), default="png", help="output format (default png)")
     colorize.add_argument("--recursive", action="store_true", help="also look into sub-folders")
@@ -321,6 +352,13 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--no-fid", action="store_true", help="skip FID and KID")
     evaluate.add_argument(
         "--vividness", nargs="+", type=float, default=(), help="score models that offer it at each of these settings"
+    )
+    evaluate.add_argument(
+        "--hints",
+        nargs="+",
+        type=_hint_count,
+        default=(),
+        help="score models that take colour hints with each of these numbers of hints, simulated from the truth",
     )
     evaluate.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     evaluate.set_defaults(run=evaluate_command)

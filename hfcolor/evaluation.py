@@ -26,6 +26,7 @@ grid and the files.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -37,7 +38,8 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from . import __version__, metrics
-from .data import DatasetPhotos, center_crop
+from .data import DatasetPhotos, batch_to_model_space, center_crop
+from .hints import simulate_hints
 from .image_io import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from .inception import InceptionFeatures, default_inception_path
 from .models import CheckpointError, ColorizationModel, load_model
@@ -190,15 +192,19 @@ def evaluate(
     grid_rows: int = 8,
     progress: bool = True,
     vividness: Sequence[float] = (),
+    hints: Sequence[int] = (),
 ) -> Evaluation:
     """Score ``models`` (names, folders or Hub ids, or ``(name, model)`` pairs) and ``gray`` on ``photos``.
 
     A model that fails to load or to run is recorded in ``failed`` and the others go on. A model
-    with a ``vividness`` option is scored once per value given, as ``NAME (vividness V)``.
+    with a ``vividness`` option is scored once per value given, as ``NAME (vividness V)``; one that
+    takes colour hints once per number of hints given, as ``NAME (N hints)``: N points simulated
+    from each photo's truth (:func:`hfcolor.hints.simulate_hints`) with the protocol's seed.
     """
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     colorizers = {GRAY: Colorizer(GrayBaseline(), device=device, upsampling=protocol.upsampling)}
     failed: dict[str, str] = {}
+    hint_counts: dict[str, int | None] = {}
     for entry in models:
         name, model = entry if isinstance(entry, tuple) else (entry, None)
         if name in colorizers:
@@ -208,9 +214,12 @@ def evaluate(
             if not isinstance(model, ColorizationModel):
                 raise CheckpointError(f"{name}: a {type(model).__name__} is not a colorizer")
             settings = vividness if vividness and "vividness" in model.options else [None]
-            for value in settings:
+            counts = hints if hints and "hints" in model.conditions else [None]
+            for value, count in itertools.product(settings, counts):
                 label = name if value is None else f"{name} (vividness {value:g})"
+                label = label if count is None else f"{label} ({count} hints)"
                 colorizers[label] = Colorizer(model, device=device, upsampling=protocol.upsampling, vividness=value)
+                hint_counts[label] = count
         except (CheckpointError, OSError, ValueError, ImportError) as error:
             failed[name] = f"cannot load: {error}"
             tqdm.write(f"hfcolor evaluate: cannot load model {name!r}: {error}", file=sys.stderr)
@@ -232,7 +241,8 @@ def evaluate(
                 # Seeded per batch so that sampling models (diffusion) give the same outputs on every run.
                 torch.manual_seed(protocol.seed + index)
                 try:
-                    outputs = colorizer.colorize_images(truths)
+                    conditions = _simulated_hints(truths, colorizer, hint_counts.get(name), protocol.seed + index)
+                    outputs = colorizer.colorize_images(truths, conditions=conditions)
                 except (RuntimeError, ValueError) as error:
                     failed[name] = f"failed while colorizing: {error}"
                     tqdm.write(f"hfcolor evaluate: model {name!r} failed: {error}", file=sys.stderr)
@@ -270,6 +280,17 @@ def evaluate_source(
     evaluation = evaluate(models, photos, protocol, **kwargs)
     evaluation.data = photos.describe()
     return evaluation
+
+
+def _simulated_hints(truths: list[Image.Image], colorizer: Colorizer, count: int | None, seed: int) -> dict:
+    """``count`` hints per photo drawn from its truth at the model's working size (none for None)."""
+    if count is None:
+        return {}
+    size = colorizer.model.input_size
+    rgb = torch.stack([torch.from_numpy(np.array(t.resize((size, size), Image.Resampling.BILINEAR))) for t in truths])
+    _, ab = batch_to_model_space(rgb.permute(0, 3, 1, 2))
+    hints, mask = simulate_hints(ab, [count] * len(truths), torch.Generator().manual_seed(seed))
+    return {"hints": hints, "hint_mask": mask}
 
 
 def _batches(items: Iterable, size: int):

@@ -131,6 +131,12 @@ TINY = {
         "num_inference_steps": 2,
     },
     "inception_colorizer": {"image_size": 96, "decoder_channels": [8, 8, 8], "lightness_channels": [4, 4, 4]},
+    "hint_colorizer": {
+        "image_size": 96,
+        "decoder_channels": [8, 8, 8],
+        "lightness_channels": [4, 4, 4],
+        "start_from": "",
+    },
     "mlp_discriminator": _TINY_DISCRIMINATOR,
     "patchgan": _TINY_DISCRIMINATOR,
     "pix2pix_unet": {"base_channels": 4, "num_downs": 4, "image_size": 32},

@@ -110,8 +110,8 @@ def test_predict_ab_takes_only_the_named_conditions_and_options(recipe):
         return
     model = tiny_model(recipe.name).eval()
     lightness = model.example_inputs(batch_size=1)[0]
-    with pytest.raises(ValueError, match="has no condition or option hints"):
-        model.predict_ab(lightness, hints=torch.zeros(1, 2, 4, 4))
+    with pytest.raises(ValueError, match="has no condition or option reference"):
+        model.predict_ab(lightness, reference=torch.zeros(1, 3, 4, 4))
     assert all(isinstance(name, str) and name.isidentifier() for name in (*model.conditions, *model.options))
 
 

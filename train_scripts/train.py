@@ -573,6 +573,7 @@ def optimisation_step(run: Run, batches: Iterator) -> dict[str, float]:
             run.batch_checksums.append(int(rgb.sum()))
         lightness, ab = batch_to_model_space(rgb.to(accelerator.device))
         conditions = {name: value.to(accelerator.device) for name, value in conditions.items()}
+        conditions.update(run.unwrapped(run.model).training_conditions(lightness, ab))
         with accelerator.accumulate(*trainables):
             losses = train_step(run, lightness, ab, conditions)
         synced = accelerator.sync_gradients

@@ -269,6 +269,10 @@ class ColorizationModel(HubModule):
         """The conditions training may read from a dataset column of the same name instead of computing them."""
         return self.conditions
 
+    def training_conditions(self, lightness: torch.Tensor, ab: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Conditions a training batch simulates from its truth (colour hints drawn from ``ab``); none by default."""
+        return {}
+
     def predict_ab(self, lightness: torch.Tensor, **inputs) -> torch.Tensor:
         """Normalised L* (B, 1, H, W) -> normalised a*b* (B, 2, H, W), whatever the model predicts.
 

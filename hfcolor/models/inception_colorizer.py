@@ -19,6 +19,7 @@ Where we deviate from Zhang et al. (2016):
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -122,15 +123,34 @@ class InceptionColorizer(ClassRebalancing, ColorizationModel):
             neutral = torch.cat([lightness_100, torch.zeros_like(lightness_100).expand(-1, 2, -1, -1)], dim=1)
             return lab_to_rgb(neutral) * 255
 
-    def heads(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def stage_widths(self) -> list[int]:
+        """Channels at each point :meth:`heads` calls ``guide``: the pyramid's scales, then L* at 1/4, 1/2, 1."""
+        return [p[0].out_channels for p in self.projections] + [
+            m[0].out_channels for m in (self.lightness_4, self.lightness_2, self.lightness_1)
+        ]
+
+    def heads(
+        self, lightness: torch.Tensor, guide: Callable[[int, torch.Tensor], torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(regression (B, 2, H, W), class logits (B, Q, H/4, W/4)). ``guide(stage, features)``, if given, is
+        added to the features at each of :meth:`stage_widths`' points: how a model that reads more than L*
+        (colour hints) brings it in."""
+        if lightness.shape[-1] < PYRAMID_MIN_SIZE or lightness.shape[-2] < PYRAMID_MIN_SIZE:
+            raise ValueError(
+                f"{type(self).__name__} needs at least {PYRAMID_MIN_SIZE} px a side; got {tuple(lightness.shape[-2:])}"
+            )
         pyramid = self.encoder(self.gray_rgb(lightness))
         pyramid = [project(features.to(lightness.dtype)) for project, features in zip(self.projections, pyramid)]
-        decoded = self.coarsest(pyramid[-1])
-        for fuse, features in zip(reversed(self.fuse), reversed(pyramid[:-1])):
-            decoded = fuse(torch.cat([features, _resized(decoded, features)], dim=1))
         full = self.lightness_1(lightness)
         half = self.lightness_2(full)
         quarter = self.lightness_4(half)
+        if guide is not None:
+            *pyramid, quarter, half, full = (
+                stage + guide(index, stage) for index, stage in enumerate([*pyramid, quarter, half, full])
+            )
+        decoded = self.coarsest(pyramid[-1])
+        for fuse, features in zip(reversed(self.fuse), reversed(pyramid[:-1])):
+            decoded = fuse(torch.cat([features, _resized(decoded, features)], dim=1))
         quarter = self.decode_4(torch.cat([quarter, _resized(decoded, quarter)], dim=1))
         logits = self.class_head(quarter)
         half = self.decode_2(torch.cat([half, _resized(quarter, half)], dim=1))
@@ -144,12 +164,12 @@ class InceptionColorizer(ClassRebalancing, ColorizationModel):
 
         With ``return_heads`` (training): the regression (B, 2, H, W) and the class logits (B, Q, H/4, W/4).
         """
-        if lightness.shape[-1] < PYRAMID_MIN_SIZE or lightness.shape[-2] < PYRAMID_MIN_SIZE:
-            raise ValueError(
-                f"{type(self).__name__} needs at least {PYRAMID_MIN_SIZE} px a side; got {tuple(lightness.shape[-2:])}"
-            )
+        return self.blend(self.heads(lightness), vividness, return_heads)
+
+    def blend(self, heads: tuple[torch.Tensor, torch.Tensor], vividness: float | None, return_heads: bool = False):
+        """The two heads as :meth:`forward` returns them: blended by ``vividness``, or both (``return_heads``)."""
         vividness = self.vividness if vividness is None else _check_vividness(vividness)
-        regression, logits = self.heads(lightness)
+        regression, logits = heads
         if return_heads:
             return regression, logits
         if vividness == 0:

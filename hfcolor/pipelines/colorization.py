@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from .. import photo_color
 from ..color import AB_SCALE, normalize_lightness
 from ..hardware import default_threads, warn_if_bfloat16_is_emulated
+from ..hints import Hints
 from ..image_io import DEFAULT_MAX_PIXELS, ImageSource, image_lightness, load_image
 from ..models import DEFAULT_MODEL, ColorizationModel, load_model
 from ..models.base import check_inputs
@@ -85,6 +86,7 @@ class Colorizer:
         *,
         samples: int = 1,
         seed: int | None = None,
+        hints: Hints | Sequence[Hints | None] | None = None,
         **options,
     ) -> Image.Image | list[Image.Image] | list[list[Image.Image]]:
         """Colorize one image (returns one PIL image) or a list (returns a list, same order).
@@ -93,15 +95,21 @@ class Colorizer:
         reduced to their L* first. Outputs have exactly the input's (upright) size. A sampling
         model gives ``samples`` colorizations of each photo (then a list per photo); with ``seed``,
         sample k of every photo draws its noise from ``seed + k``, so it keeps its colours whatever
-        the number of samples. ``options`` override the colorizer's for this call.
+        the number of samples. ``hints`` (a model that takes them): a :class:`~hfcolor.hints.Hints` per
+        photo (or None), in its own pixels. ``options`` override the colorizer's for this call.
         """
         single = not isinstance(images, (list, tuple))
         batch = [images] if single else list(images)
+        if hints is not None:
+            hints = [hints] if single or isinstance(hints, Hints) else list(hints)
+            if len(hints) != len(batch):
+                raise ValueError(f"one Hints (or None) per photo: got {len(hints)} for {len(batch)} photos")
         results: list = []
         with tqdm(total=len(batch), desc="colorizing", unit="img", disable=not progress) as bar:
             for start in range(0, len(batch), batch_size):
                 chunk = [load_image(source, self.max_pixels) for source in batch[start : start + batch_size]]
-                colorized = self.colorize_images(chunk, samples=samples, seed=seed, **options)
+                chunk_hints = None if hints is None else hints[start : start + batch_size]
+                colorized = self.colorize_images(chunk, samples=samples, seed=seed, hints=chunk_hints, **options)
                 if samples > 1:
                     colorized = [colorized[i : i + samples] for i in range(0, len(colorized), samples)]
                 results.extend(colorized)
@@ -121,15 +129,20 @@ class Colorizer:
         conditions: Mapping[str, torch.Tensor] | None = None,
         samples: int = 1,
         seed: int | None = None,
+        hints: Sequence[Hints | None] | None = None,
         **options,
     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Everything but the merge, as one batch: each image's full-resolution L* (1, H, W) and the
         model's normalised a*b* (2, h, w), for :func:`merge` (which the CLI runs on another thread).
 
-        ``conditions`` are the model's named inputs besides L*, batched in the order of ``images``.
+        ``conditions`` are the model's named inputs besides L*, batched in the order of ``images``;
+        ``hints`` (a :class:`~hfcolor.hints.Hints` or None per image) become its ``hints`` conditions.
         With ``samples`` > 1 (sampling models only) each image comes back that many times in a row.
         """
+        images = list(images)
         conditions = dict(conditions or {})
+        if hints is not None:
+            conditions.update(self.hint_conditions(images, hints))
         check_inputs(self.model, conditions, ("conditions",))
         options = {**self.options, **{name: value for name, value in options.items() if value is not None}}
         check_inputs(self.model, options, ("options",))
@@ -147,6 +160,16 @@ class Colorizer:
         with self._autocast():
             ab = self.model.predict_ab(batch, **inputs, **options)
         return list(zip((lum for lum in lightness for _ in range(samples)), ab.float().cpu()))
+
+    def hint_conditions(self, images: Sequence[Image.Image], hints: Sequence[Hints | None]) -> dict[str, torch.Tensor]:
+        """Each photo's hints (in its own pixels) as the model's ``hints`` and ``hint_mask`` at its working size."""
+        if "hints" not in self.model.conditions:
+            raise ValueError(
+                f"{type(self.model).__name__} takes no colour hints (`hfcolor models` lists those that do)"
+            )
+        size = self.model.input_size
+        maps = [(h or Hints()).maps(image.size, size) for image, h in zip(images, hints, strict=True)]
+        return {"hints": torch.stack([ab for ab, _ in maps]), "hint_mask": torch.stack([mask for _, mask in maps])}
 
     def _autocast(self):
         if self.dtype in (torch.float16, torch.bfloat16):

@@ -1,0 +1,120 @@
+"""hint_colorizer: the flagship steered by colour hints; the hints' path from the API, CLI and evaluation."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import needs_inception, tiny_config, tiny_model
+from PIL import Image
+
+from hfcolor import Colorizer, Hints
+from hfcolor.cli import main as cli
+from hfcolor.evaluation import Protocol, evaluate
+from hfcolor.models.hint_colorizer import HintColorizer
+
+pytestmark = needs_inception
+SIZE = tiny_config("hint_colorizer.base")["image_size"]
+
+
+def hinted(model: HintColorizer) -> HintColorizer:
+    """``model`` with hint layers that are not zero (a new one's are), as training leaves them."""
+    torch.manual_seed(1)
+    for layer in model.hint_layers:
+        torch.nn.init.normal_(layer.weight, std=0.5)
+    return model.eval()
+
+
+def one_hint(row: int, column: int, ab=(0.6, 0.4)) -> dict[str, torch.Tensor]:
+    hints, mask = torch.zeros(1, 2, SIZE, SIZE), torch.zeros(1, 1, SIZE, SIZE)
+    hints[0, :, row, column], mask[0, 0, row, column] = torch.tensor(ab), 1
+    return {"hints": hints, "hint_mask": mask}
+
+
+def test_a_new_hint_model_starts_as_exactly_the_flagship_it_copies(tmp_path):
+    torch.manual_seed(0)
+    flagship = tiny_model("inception_colorizer.base").eval()
+    flagship.save_pretrained(tmp_path / "flagship")
+    model = tiny_model("hint_colorizer.base", start_from=str(tmp_path / "flagship"))
+    model.fetch_pretrained_parts()
+    model.eval()
+    lightness = flagship.example_inputs(batch_size=2)[0]
+    with torch.no_grad():
+        expected = flagship(lightness)
+        assert torch.equal(model(lightness), expected)
+        assert torch.equal(model(lightness, **one_hint(5, 5)), expected)  # its hint layers start at zero
+    other = tiny_config("inception_colorizer.base") | {"decoder_channels": [8, 8, 16]}
+    tiny_model("inception_colorizer.base", **other).save_pretrained(tmp_path / "other")
+    with pytest.raises(ValueError, match="is not an inception_colorizer of this config"):
+        tiny_model("hint_colorizer.base", start_from=str(tmp_path / "other")).fetch_pretrained_parts()
+
+
+def test_a_hint_changes_the_colours_and_no_hint_is_the_same_as_a_blank_mask():
+    model = hinted(tiny_model("hint_colorizer.base"))
+    lightness = model.example_inputs()[0]
+    blank = {"hints": torch.zeros(1, 2, SIZE, SIZE), "hint_mask": torch.zeros(1, 1, SIZE, SIZE)}
+    with torch.no_grad():
+        alone = model(lightness)
+        assert torch.equal(model(lightness, **blank), alone)
+        steered = model(lightness, **one_hint(SIZE // 2, SIZE // 2))
+    assert (steered - alone).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="go together"):
+        model(lightness, hints=blank["hints"])
+
+
+@pytest.mark.parametrize(("no_hint_share", "expect_blank"), [(1.0, 8), (0.0, 0)])
+def test_training_simulates_hints_and_leaves_the_asked_share_of_photos_without(no_hint_share, expect_blank):
+    model = tiny_model("hint_colorizer.base", no_hint_share=no_hint_share)
+    ab = torch.rand(8, 2, SIZE, SIZE) * 2 - 1
+    conditions = model.training_conditions(torch.zeros(8, 1, SIZE, SIZE), ab)
+    assert conditions["hints"].shape == ab.shape and conditions["hint_mask"].shape == (8, 1, SIZE, SIZE)
+    assert int((conditions["hint_mask"].flatten(1).sum(1) == 0).sum()) == expect_blank
+
+
+def test_colorizer_takes_points_and_strokes_in_the_photos_pixels(photo):
+    colorizer = Colorizer(hinted(tiny_model("hint_colorizer.base")))
+    alone = np.asarray(colorizer(photo))
+    pointed = np.asarray(colorizer(photo, hints=Hints(points=[(40, 30, "#d02020")])))
+    strokes = Image.new("RGBA", photo.size, (0, 0, 0, 0))
+    strokes.paste(Image.new("RGBA", (30, 20), (20, 200, 40, 255)), (5, 5))
+    stroked = colorizer([photo, photo], hints=[Hints(strokes=strokes), None])
+    assert pointed.shape == alone.shape and not np.array_equal(pointed, alone)
+    assert not np.array_equal(np.asarray(stroked[0]), alone) and np.array_equal(np.asarray(stroked[1]), alone)
+    with pytest.raises(ValueError, match="one Hints"):
+        colorizer([photo, photo], hints=[None])
+    with pytest.raises(ValueError, match="takes no colour hints"):
+        Colorizer(tiny_model("inception_colorizer.base"))(photo, hints=Hints())
+
+
+def test_cli_colorizes_one_photo_with_a_hints_file_and_refuses_misuse(tmp_path, photo, capsys):
+    hinted(tiny_model("hint_colorizer.base")).save_pretrained(tmp_path / "model")
+    tiny_model("inception_colorizer.base").save_pretrained(tmp_path / "flagship")
+    photo.save(tmp_path / "a.png")
+    photo.save(tmp_path / "b.png")
+    (tmp_path / "hints.json").write_text(json.dumps([{"x": 40, "y": 30, "colour": "#d02020"}]))
+    command = [
+        "colorize",
+        str(tmp_path / "a.png"),
+        "-o",
+        str(tmp_path / "out"),
+        "--hints",
+        str(tmp_path / "hints.json"),
+    ]
+    assert cli([*command, "-m", str(tmp_path / "model")]) == 0
+    assert Image.open(tmp_path / "out" / "a.png").size == photo.size
+    assert cli([*command, "-m", str(tmp_path / "flagship")]) == 2
+    assert "takes no colour hints" in capsys.readouterr().err
+    both = ["colorize", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "out2")]
+    assert cli([*both, "--hints", str(tmp_path / "hints.json"), "-m", str(tmp_path / "model")]) == 2
+    assert "--hints are for one photo" in capsys.readouterr().err
+
+
+def test_evaluation_scores_each_number_of_simulated_hints_as_its_own_row(photos):
+    model = hinted(tiny_model("hint_colorizer.base"))
+    protocol = Protocol(image_size=64, fid_kid=False)
+    evaluation = evaluate([("m", model)], photos[:4], protocol, progress=False, hints=[0, 20])
+    rows = evaluation.to_dict()["models"]
+    assert {"m (0 hints)", "m (20 hints)"} <= set(rows)
+    assert rows["m (0 hints)"]["scores"]["psnr"] != rows["m (20 hints)"]["scores"]["psnr"]
+    again = evaluate([("m", model)], photos[:4], protocol, progress=False, hints=[20]).to_dict()["models"]
+    assert again["m (20 hints)"]["scores"] == rows["m (20 hints)"]["scores"]  # the same hints every run
