@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import needs_inception, tiny_config, tiny_model
+from conftest import load_script, needs_inception, tiny_config, tiny_model
 from PIL import Image
 
 from hfcolor import Colorizer, Hints
@@ -109,7 +109,7 @@ def test_cli_colorizes_one_photo_with_a_hints_file_and_refuses_misuse(tmp_path, 
     assert "--hints are for one photo" in capsys.readouterr().err
 
 
-def test_evaluation_scores_each_number_of_simulated_hints_as_its_own_row(photos):
+def test_evaluation_scores_each_number_of_simulated_hints_as_its_own_row(photos, tmp_path, capsys):
     model = hinted(tiny_model("hint_colorizer.base"))
     protocol = Protocol(image_size=64, fid_kid=False)
     evaluation = evaluate([("m", model)], photos[:4], protocol, progress=False, hints=[0, 20])
@@ -118,3 +118,9 @@ def test_evaluation_scores_each_number_of_simulated_hints_as_its_own_row(photos)
     assert rows["m (0 hints)"]["scores"]["psnr"] != rows["m (20 hints)"]["scores"]["psnr"]
     again = evaluate([("m", model)], photos[:4], protocol, progress=False, hints=[20]).to_dict()["models"]
     assert again["m (20 hints)"]["scores"] == rows["m (20 hints)"]["scores"]  # the same hints every run
+    evaluation.save(tmp_path / "eval")
+    hint_curve = load_script("benchmarks/hint_curve.py")
+    assert hint_curve.main([str(tmp_path / "eval" / "results.json"), "--out", str(tmp_path / "curve.png")]) == 0
+    table = capsys.readouterr().out
+    assert "| 0 | " in table and "| 20 | " in table and "gray, no hints:" in table
+    assert (tmp_path / "curve.png").stat().st_size > 5_000
