@@ -49,6 +49,25 @@ def test_a_new_hint_model_starts_as_exactly_the_flagship_it_copies(tmp_path):
         tiny_model("hint_colorizer.base", start_from=str(tmp_path / "other")).fetch_pretrained_parts()
 
 
+@pytest.mark.parametrize("freeze", [True, False])
+def test_training_a_frozen_flagship_moves_only_the_hint_layers(freeze):
+    torch.manual_seed(0)
+    model = tiny_model("hint_colorizer.base", freeze_flagship=freeze)
+    lightness = model.example_inputs(batch_size=2)[0]
+    with torch.no_grad():
+        before = model.eval()(lightness)
+    trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
+    assert (len(trainable) == len(model.hint_layers)) == freeze
+    optimizer = torch.optim.SGD(trainable, lr=0.1)
+    for _ in range(2):
+        regression, logits = model.train()(lightness, **one_hint(3, 3), return_heads=True)
+        (regression.square().mean() + logits.square().mean()).backward()
+        optimizer.step()
+    with torch.no_grad():
+        after = model.eval()(lightness)
+    assert torch.equal(after, before) == freeze  # with no hint, exactly the flagship, BatchNorm statistics too
+
+
 def test_a_hint_changes_the_colours_and_no_hint_is_the_same_as_a_blank_mask():
     model = hinted(tiny_model("hint_colorizer.base"))
     lightness = model.example_inputs()[0]

@@ -49,6 +49,8 @@ class HintColorizer(InceptionColorizer):
         no_hint_share: in training, the share of photos given no hint at all (so it still colorizes alone).
         mean_hints: in training, the mean number of hints of the others (geometric, at most 100).
         max_hint_patch: in training, each simulated hint is a square of 1 to this many cells.
+        freeze_flagship: train the hint layers only; the rest (BatchNorm statistics too) stays the flagship's,
+            so that with no hint it colorizes exactly as the flagship does.
     """
 
     family = "hint_colorizer"
@@ -69,6 +71,7 @@ class HintColorizer(InceptionColorizer):
         no_hint_share: float = 0.25,
         mean_hints: float = 8.0,
         max_hint_patch: int = 5,
+        freeze_flagship: bool = True,
     ):
         flagship = {
             "image_size": image_size,
@@ -90,6 +93,17 @@ class HintColorizer(InceptionColorizer):
         self.hint_layers = nn.ModuleList(nn.Conv2d(3, width, 3, padding=1, bias=False) for width in self.stage_widths())
         for layer in self.hint_layers:
             nn.init.zeros_(layer.weight)
+        self.freeze_flagship = freeze_flagship
+        for name, parameter in self.named_parameters():
+            parameter.requires_grad_(name.startswith("hint_layers.") or not freeze_flagship)
+
+    def train(self, mode: bool = True) -> HintColorizer:
+        super().train(mode)
+        if self.freeze_flagship:  # the flagship's BatchNorm statistics must not move either
+            for name, module in self.named_children():
+                if name != "hint_layers":
+                    module.eval()
+        return self
 
     def fetch_pretrained_parts(self) -> None:
         if not self.start_from:
