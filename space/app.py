@@ -170,7 +170,7 @@ def build_demo(
         )
 
     def describe(photo):  # and the photo becomes the hint editor's canvas
-        canvas = {"background": photo["path"], "layers": [], "composite": photo["path"]} if photo and photo.get("path") else None
+        canvas = {"background": photo["path"], "layers": [], "composite": None} if photo and photo.get("path") else None
         return handlers.describe_upload(photo, max_pixels), canvas
 
     def show_sampling(names):  # the sampling controls, while a chosen model samples

@@ -300,19 +300,14 @@ def test_colour_strength_reaches_a_model_that_has_it(space, tmp_path, colour_pho
         )
 
 
-def store_with_hints(space, weights, folder: Path):
-    """bins_cnn.l2 (recommended) and a tiny hint model whose hints change its colours."""
+def test_painted_hints_send_colorize_mode_to_the_model_that_takes_them(space, weights, tmp_path, colour_photo):
     hints_model = tiny_model("hint_colorizer.base")
     for layer in hints_model.hint_layers:  # a new model's are zero: hints would change nothing
         torch.nn.init.normal_(layer.weight, std=0.5)
-    hints_model.save_pretrained(folder / "hint_colorizer.base")
-    return space.ModelStore(
-        {"bins_cnn.l2": weights / "bins_cnn.l2", "hint_colorizer.base": folder / "hint_colorizer.base"}, {}, []
+    hints_model.save_pretrained(tmp_path / "hint_colorizer.base")
+    store = space.ModelStore(
+        {"bins_cnn.l2": weights / "bins_cnn.l2", "hint_colorizer.base": tmp_path / "hint_colorizer.base"}, {}, []
     )
-
-
-def test_painted_hints_send_colorize_mode_to_the_model_that_takes_them(space, weights, tmp_path, colour_photo):
-    store = store_with_hints(space, weights, tmp_path)
     assert space.hint_model(store) == "hint_colorizer.base"
     blank = Image.new("RGBA", (251, 167), (0, 0, 0, 0))
     blank.save(tmp_path / "blank.png")
@@ -572,35 +567,3 @@ def test_browser_phone_layout_has_upload_first_and_nothing_wider_than_the_screen
     expect(sliders).to_have_count(3)
     widths = [sliders.nth(index).bounding_box()["width"] for index in range(3)]
     assert all(width > 300 for width in widths), widths  # a column of full-width sliders
-
-
-@needs_chromium
-def test_browser_a_painted_stroke_is_a_colour_hint(space, weights, colour_photo, tmp_path):
-    demo = space.build_demo(store_with_hints(space, weights, tmp_path), examples_dir=tmp_path / "examples")
-    port = free_port()
-    space.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"http://127.0.0.1:{port}/")
-            upload_photo(page, colour_photo, "Colour photo")
-            page.get_by_text("Steer the colours").click()
-            canvas = page.locator("#hints canvas").last
-            canvas.scroll_into_view_if_needed()
-            expect(canvas).to_be_visible()
-            page.wait_for_timeout(1000)  # the photo becomes the canvas
-            box = canvas.bounding_box()
-            x, y = box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5
-            page.mouse.move(x, y)
-            page.mouse.down()
-            page.mouse.move(x + box["width"] * 0.2, y, steps=8)
-            page.mouse.up()
-            page.locator("#colorize").click()
-            expect(page.locator("#colorize-message")).to_contain_text(
-                "hint_colorizer.base colorized 1 of 1 photo(s)", timeout=30_000
-            )
-            expect(page.locator("#colorize-message")).to_contain_text("following your colour hints")
-            browser.close()
-    finally:
-        demo.close()
