@@ -43,7 +43,6 @@ MAX_FILE_SIZE = "50mb"
 MAX_PIXELS = 16_000_000  # every phone photo up to 4000x4000; several models on more hold a CPU Space for minutes
 EXAMPLES = ("camera", "astronaut", "chelsea", "coffee", "rocket")
 UPLOADS = ["upload", "clipboard"]  # no webcam
-HINT_COLOURS = ["#c8a080", "#3070c0", "#40a040", "#c03030", "#e0c040", "#806040", "#8040a0", "#f0f0f0"]
 INTRO = (
     "# hfcolor: colorize black-and-white photos\n**Colorize** gives the recommended model's result, with a "
     "before/after slider and a download; **Compare** runs the models you choose side by side, and scores them "
@@ -81,14 +80,8 @@ def photo_panel(examples: list[str]) -> tuple[gr.Image, gr.Markdown]:
     return photo, note
 
 
-def hint_model(store: ModelStore) -> str | None:
-    """The first offered model that takes colour hints: Colorize mode runs it on painted hints."""
-    return next((name for name in store.names if "hints" in store.conditions(name)), None)
-
-
 def colorize_panel(store: ModelStore) -> tuple[list, list, gr.Button, gr.Button]:
-    """Colorize mode, result first: ([photos, strength, format, hint editor], [slider, download, message], run,
-    stop)."""
+    """Colorize mode, result first: ([photos, strength, format], [slider, download, message], run, stop)."""
     model = recommended(store)
     with gr.Row():
         button = gr.Button("Colorize", variant="primary", elem_id="colorize", scale=3)
@@ -100,19 +93,13 @@ def colorize_panel(store: ModelStore) -> tuple[list, list, gr.Button, gr.Button]
         strength = gr.Slider(0, 1, value=0.5, step=0.05, label="Colour strength", info="0: faithful; 1: vivid")
         strength.visible = model is not None and "vividness" in store.options(model)
         file_format = gr.Radio(list(handlers.FORMATS), value="PNG", label="Download as", elem_id="format")
-    with gr.Accordion("Steer the colours: paint them on the photo", open=False, visible=bool(hint_model(store))):
-        editor = gr.ImageEditor(
-            type="filepath", image_mode="RGBA", sources=[], transforms=[], layers=False, elem_id="hints",
-            brush=gr.Brush(colors=HINT_COLOURS, color_mode="defaults", default_size=12),
-            label=f"Paint a colour where you know it; Colorize then uses `{hint_model(store)}`. Clear it to go back.",
-        )  # fmt: skip
     with gr.Accordion("Several photos at once", open=False):
         photos = gr.File(
             file_count="multiple", file_types=["image"], label="Photos (a zip comes back)", elem_id="batch"
         )
     if model:
         gr.Markdown(f"Model: `{model}`" + (f", {s}" if (s := store.summary(model)) else "") + ". Compare shows others.")
-    return [photos, strength, file_format, editor], [slider, download, message], button, stop
+    return [photos, strength, file_format], [slider, download, message], button, stop
 
 
 def compare_panel(store: ModelStore) -> tuple[list, gr.CheckboxGroup, gr.Group, list, gr.Button, gr.Button]:
@@ -158,20 +145,18 @@ def build_demo(
     examples = example_photos(Path(examples_dir or Path(tempfile.gettempdir()) / "hfcolor-space-examples"))
     model = recommended(store)
 
-    def colorize(photo, photos, strength, file_format, editor):
+    def colorize(photo, photos, strength, file_format):
         yield from handlers.colorize(
-            store, model, photo, photos, strength, file_format, editor,
-            hint_model=hint_model(store), max_pixels=max_pixels, cache=demo.GRADIO_CACHE,
-        )  # fmt: skip
+            store, model, photo, photos, strength, file_format, max_pixels=max_pixels, cache=demo.GRADIO_CACHE
+        )
 
     def compare(photo, chosen, samples, steps, seed, score):
         yield from handlers.compare(
             store, photo, chosen, samples, steps, seed, score, max_pixels=max_pixels, cache=demo.GRADIO_CACHE
         )
 
-    def describe(photo):  # and the photo becomes the hint editor's canvas
-        canvas = {"background": photo["path"], "layers": [], "composite": None} if photo and photo.get("path") else None
-        return handlers.describe_upload(photo, max_pixels), canvas
+    def describe(photo):
+        return handlers.describe_upload(photo, max_pixels)
 
     def show_sampling(names):  # the sampling controls, while a chosen model samples
         return gr.Group(visible=any(map(store.samples, names or [])))
@@ -189,9 +174,8 @@ def build_demo(
         with gr.Accordion("About the models", open=False):  # where each came from, and which have no weights
             status = gr.Markdown(store.status_markdown(), elem_id="model-status")
         # preprocess=False: an unreadable upload reaches load_image, whose messages say what is wrong.
-        photo.change(
-            describe, photo, [note, colorize_inputs[-1]], preprocess=False, queue=False, api_visibility="private"
-        )
+        photo.upload(describe, photo, note, preprocess=False, queue=False, api_visibility="private")
+        photo.clear(lambda: "", None, note, queue=False, api_visibility="private")
         chosen.change(show_sampling, chosen, controls, queue=False, api_visibility="private")
         colorizing = colorize_button.click(
             colorize, [photo, *colorize_inputs], colorize_outputs, api_name="colorize", preprocess=False

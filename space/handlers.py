@@ -18,7 +18,7 @@ from typing import NoReturn
 import gradio as gr
 from PIL import Image
 
-from hfcolor import Hints, ImageReadError, load_image, save_image
+from hfcolor import ImageReadError, load_image, save_image
 from hfcolor.metrics import SSIM_MIN_SIDE, against_truth, is_black_and_white
 from hfcolor.pipelines import gray_preview
 from hfcolor.pipelines.store import ModelLoadError, ModelStore
@@ -67,32 +67,14 @@ def describe_upload(photo: dict | None, max_pixels: int) -> str:
     return f"Colour photo, {image.width}x{image.height}: the models see it in gray, and Compare scores them against it."
 
 
-def run_model(
-    store: ModelStore, name: str, image: Image.Image, samples=1, steps=25, seed=0, hints=None, **options
-) -> list:
-    """[(label, result)] of model ``name`` on ``image``, given only the settings it takes (``hints``: a
-    :class:`~hfcolor.Hints`, for a model that takes them); a sampling model's results are labelled by seed.
-    Raises :class:`ModelLoadError` if it cannot be loaded."""
+def run_model(store: ModelStore, name: str, image: Image.Image, samples=1, steps=25, seed=0, **options) -> list:
+    """[(label, result)] of model ``name`` on ``image``, given only the settings it takes; a sampling model's
+    results are labelled by seed. Raises :class:`ModelLoadError` if it cannot be loaded."""
     colorizer = store.get(name)[0]
     model = colorizer.model
     options = {key: value for key, value in {"num_inference_steps": steps, **options}.items() if key in model.options}
     labels = [f"{name} (seed {seed + k})" for k in range(samples)] if model.stochastic else [name]
-    hints = None if hints is None else [hints]
-    return list(zip(labels, colorizer.colorize_images([image], samples=len(labels), seed=seed, hints=hints, **options)))
-
-
-def painted_strokes(editor: dict | None) -> Image.Image | None:
-    """The strokes painted in the hint editor (its layers, as one RGBA image), or None if nothing is painted."""
-    layers = [layer for layer in (editor or {}).get("layers") or [] if layer and layer.get("path")]
-    strokes = None
-    for layer in layers:
-        try:
-            with Image.open(layer["path"]) as painted:
-                painted = painted.convert("RGBA")
-        except (OSError, ValueError):
-            refuse("The painted hints cannot be read; clear them and paint again.", "Unusable hints")
-        strokes = painted if strokes is None else Image.alpha_composite(strokes, painted.resize(strokes.size))
-    return strokes if strokes is not None and strokes.getchannel("A").getbbox() else None
+    return list(zip(labels, colorizer.colorize_images([image], samples=len(labels), seed=seed, **options)))
 
 
 def score_rows(truth: Image.Image, results: list, colour: bool = False) -> tuple[list[list], str, list[str]]:
@@ -132,16 +114,10 @@ def stem_of(upload: dict) -> str:
 # -- Colorize mode: the recommended model, one photo or a batch -------------------------------------------
 
 
-def colorize(
-    store: ModelStore, model: str, photo, photos, strength, file_format, editor=None, *, hint_model=None,
-    max_pixels: int, cache: str,
-):  # fmt: skip
+def colorize(store: ModelStore, model: str, photo, photos, strength, file_format, *, max_pixels: int, cache: str):
     """Yields [before/after slider, download, message]: each photo's result as it is done; at the end, the file
-    (one photo) or a zip (several) in ``file_format``. ``strength``: the model's vividness, if it has one.
-    Strokes painted in ``editor`` (one photo only) are colour hints for ``hint_model``, which then colorizes."""
+    (one photo) or a zip (several) in ``file_format``. ``strength``: the model's vividness, if it has one."""
     try:
-        strokes = painted_strokes(editor) if hint_model and not photos else None
-        model = hint_model if strokes is not None else model
         uploads = [upload for upload in photos or [] if upload and upload.get("path")] or (
             [photo] if photo and photo.get("path") else []
         )
@@ -166,14 +142,12 @@ def colorize(
         except ImageReadError as error:
             problems.append(f"⚠️ {html.escape(upload.get('orig_name') or 'a file')}: {html.escape(error.problem)}")
             continue
-        hints = None if strokes is None else Hints(strokes=strokes.resize(image.size, Image.Resampling.NEAREST))
-        ((_, result),) = run_model(store, model, image, hints=hints, **options)
+        ((_, result),) = run_model(store, model, image, **options)
         saved.append(save_result(result, folder, stem_of(upload), model, FORMATS[file_format]))
         slider = (save_result(gray_preview(image), folder, stem_of(upload), "gray"), saved[-1])
         progress = f"Colorized {len(saved)} of {len(uploads)} photos with `{model}`…" if len(uploads) > 1 else ""
         yield [slider, None, "\n\n".join([progress, *problems])]
-    took = f"`{model}` colorized {len(saved)} of {len(uploads)} photo(s) in {time.perf_counter() - started:.1f} s"
-    took += ", following your colour hints." if strokes is not None else "."
+    took = f"`{model}` colorized {len(saved)} of {len(uploads)} photo(s) in {time.perf_counter() - started:.1f} s."
     download = saved[0] if len(uploads) == 1 else (zip_files(saved, folder / "colorized.zip") if saved else None)
     yield [slider, download, "\n\n".join([took, *problems])]
 

@@ -300,36 +300,6 @@ def test_colour_strength_reaches_a_model_that_has_it(space, tmp_path, colour_pho
         )
 
 
-def test_painted_hints_send_colorize_mode_to_the_model_that_takes_them(space, weights, tmp_path, colour_photo):
-    hints_model = tiny_model("hint_colorizer.base")
-    for layer in hints_model.hint_layers:  # a new model's are zero: hints would change nothing
-        torch.nn.init.normal_(layer.weight, std=0.5)
-    hints_model.save_pretrained(tmp_path / "hint_colorizer.base")
-    store = space.ModelStore(
-        {"bins_cnn.l2": weights / "bins_cnn.l2", "hint_colorizer.base": tmp_path / "hint_colorizer.base"}, {}, []
-    )
-    assert space.hint_model(store) == "hint_colorizer.base"
-    blank = Image.new("RGBA", (251, 167), (0, 0, 0, 0))
-    blank.save(tmp_path / "blank.png")
-    painted = blank.copy()
-    painted.paste(Image.new("RGBA", (60, 40), (200, 30, 40, 255)), (100, 60))
-    painted.save(tmp_path / "painted.png")
-    results = {}
-    for name in ("blank", "painted"):
-        editor = {"background": None, "layers": [{"path": str(tmp_path / f"{name}.png")}], "composite": None}
-        *_, (_, download, message) = space.handlers.colorize(
-            store, "bins_cnn.l2", upload(colour_photo), None, 0.5, "PNG", editor,
-            hint_model="hint_colorizer.base", max_pixels=10**6, cache=tmp_path,
-        )  # fmt: skip
-        results[name] = (np.asarray(Image.open(download)), message)
-    assert results["blank"][1].startswith("`bins_cnn.l2` colorized") and "hints" not in results["blank"][1]
-    assert results["painted"][1].startswith("`hint_colorizer.base` colorized")
-    assert results["painted"][1].endswith("following your colour hints.")
-    assert results["painted"][0].shape == (167, 251, 3)
-    editor_blocks = [b for b in space.build_demo(store, examples_dir=tmp_path).blocks.values() if b.elem_id == "hints"]
-    assert len(editor_blocks) == 1 and editor_blocks[0].parent.visible  # offered, as a hint model is
-
-
 # -- the API, as gradio_client sees it ----------------------------------------------------------
 
 
@@ -385,7 +355,7 @@ def test_api_rejects_numbers_out_of_range(client, colour_photo):
 def test_api_colorize_gives_the_recommended_models_result_as_png_or_jpeg(client, colour_photo):
     for file_format, suffix, kind in (("PNG", ".png", "PNG"), ("JPEG", ".jpg", "JPEG")):
         slider, download, message = client.predict(
-            handle_file(str(colour_photo)), None, 0.5, file_format, None, api_name="/colorize"
+            handle_file(str(colour_photo)), None, 0.5, file_format, api_name="/colorize"
         )
         assert Path(download).suffix == suffix and "`bins_cnn.l2` colorized 1 of 1 photo(s)" in message
         with Image.open(download) as image:
@@ -398,7 +368,7 @@ def test_api_colorize_a_batch_returns_a_zip_and_names_the_unreadable(client, col
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a photo")
     files = [handle_file(str(path)) for path in (colour_photo, broken, colour_photo)]
-    _, download, message = client.predict(None, files, 0.5, "PNG", None, api_name="/colorize")
+    _, download, message = client.predict(None, files, 0.5, "PNG", api_name="/colorize")
     assert "2 of 3 photo(s)" in message and "broken.jpg" in message
     with zipfile.ZipFile(download) as archive:
         names = archive.namelist()
@@ -409,7 +379,7 @@ def test_api_colorize_a_batch_returns_a_zip_and_names_the_unreadable(client, col
 def test_api_colorize_refuses_more_photos_than_a_request_may_cost(space, client, colour_photo, monkeypatch):
     monkeypatch.setattr(space.handlers, "MAX_BATCH", 1)
     with pytest.raises(AppError, match="At most 1 photos at once, not 2"):
-        client.predict(None, [handle_file(str(colour_photo))] * 2, 0.5, "PNG", None, api_name="/colorize")
+        client.predict(None, [handle_file(str(colour_photo))] * 2, 0.5, "PNG", api_name="/colorize")
 
 
 def test_stop_buttons_cancel_their_mode(url, space, store, tmp_path):

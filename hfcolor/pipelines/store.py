@@ -87,10 +87,6 @@ class ModelStore:
         """The options ``name`` takes beside the photo (such as ``vividness``)."""
         return getattr(self.family(name), "options", ())
 
-    def conditions(self, name: str) -> tuple[str, ...]:
-        """The inputs ``name`` reads beside the photo (such as colour ``hints``)."""
-        return getattr(self.family(name), "conditions", ())
-
     def summary(self, name: str) -> str:
         """The registry's line on what ``name`` is good for and its weakness ("" for a model it does not know)."""
         return RECIPES[name].summary if name in RECIPES else ""
