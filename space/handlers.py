@@ -148,7 +148,7 @@ def colorize(store: ModelStore, model: str, photo, photos, strength, file_format
         progress = f"Colorized {len(saved)} of {len(uploads)} photos with `{model}`…" if len(uploads) > 1 else ""
         yield [slider, None, "\n\n".join([progress, *problems])]
     took = f"`{model}` colorized {len(saved)} of {len(uploads)} photo(s) in {time.perf_counter() - started:.1f} s."
-    download = saved[0] if len(uploads) == 1 else (zip_files(saved, folder / "colorized.zip") if saved else None)
+    download = None if not saved else saved[0] if len(uploads) == 1 else zip_files(saved, folder / "colorized.zip")
     yield [slider, download, "\n\n".join([took, *problems])]
 
 

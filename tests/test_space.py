@@ -376,6 +376,16 @@ def test_api_colorize_a_batch_returns_a_zip_and_names_the_unreadable(client, col
         assert Image.open(archive.open(names[0])).size == (251, 167)
 
 
+def test_a_photo_that_cannot_be_read_is_named_and_gives_no_download(space, store, tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a photo")
+    *_, (slider, download, message) = space.handlers.colorize(
+        store, "bins_cnn.l2", upload(broken), None, 0.5, "PNG", max_pixels=10**6, cache=tmp_path
+    )
+    assert slider is None and download is None
+    assert "colorized 0 of 1 photo(s)" in message and "broken.png: not an image" in message
+
+
 def test_api_colorize_refuses_more_photos_than_a_request_may_cost(space, client, colour_photo, monkeypatch):
     monkeypatch.setattr(space.handlers, "MAX_BATCH", 1)
     with pytest.raises(AppError, match="At most 1 photos at once, not 2"):
