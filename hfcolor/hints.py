@@ -32,7 +32,7 @@ from .color import normalize_ab, rgb_to_lab
 POINT_CELLS = 3
 # A stroke pixel of the model's grid counts as painted when more than this share of it is covered.
 STROKE_COVERAGE = 0.5
-MAX_POINTS = 1000  # hints in one points file: what one input may cost is bounded
+MAX_POINTS = 1000  # hints for one photo (a points file, or simulated by evaluate --hints): work per input is bounded
 
 
 def colour_ab(colour) -> tuple[float, float]:

@@ -73,21 +73,20 @@ class HintColorizer(InceptionColorizer):
         max_hint_patch: int = 5,
         freeze_flagship: bool = True,
     ):
-        flagship = {
-            "image_size": image_size,
-            "encoder_layers": encoder_layers,
-            "decoder_channels": decoder_channels,
-            "lightness_channels": lightness_channels,
-            "grid_size": grid_size,
-            "temperature": temperature,
-            "vividness": vividness,
-            "rebalance_mix": rebalance_mix,
-            "rebalance_sigma": rebalance_sigma,
-        }
-        super().__init__(**flagship)
+        super().__init__(
+            image_size=image_size,
+            encoder_layers=encoder_layers,
+            decoder_channels=decoder_channels,
+            lightness_channels=lightness_channels,
+            grid_size=grid_size,
+            temperature=temperature,
+            vividness=vividness,
+            rebalance_mix=rebalance_mix,
+            rebalance_sigma=rebalance_sigma,
+        )
         if not 0 <= no_hint_share <= 1 or not mean_hints >= 1 or not max_hint_patch >= 1:
             raise ValueError("no_hint_share is a share (0-1), mean_hints at least 1, max_hint_patch at least 1")
-        self.flagship_config, self.start_from = flagship, start_from
+        self.start_from = start_from
         self.no_hint_share, self.mean_hints, self.max_hint_patch = no_hint_share, mean_hints, max_hint_patch
         # (hinted a*b*, hint density) -> each stage's features; zero at first, so the model starts as the flagship.
         self.hint_layers = nn.ModuleList(nn.Conv2d(3, width, 3, padding=1, bias=False) for width in self.stage_widths())
@@ -109,9 +108,8 @@ class HintColorizer(InceptionColorizer):
         if not self.start_from:
             return
         source = load_model(self.start_from)
-        if not isinstance(source, InceptionColorizer) or any(
-            source.config.get(k) != v for k, v in self.flagship_config.items()
-        ):
+        # The flagship's config must be this model's, key for key (the hint settings are this model's own).
+        if not isinstance(source, InceptionColorizer) or any(self.config.get(k) != v for k, v in source.config.items()):
             raise ValueError(f"start_from {self.start_from!r} is not an inception_colorizer of this config")
         missing, unexpected = self.load_state_dict(source.state_dict(), strict=False)
         if unexpected or any(not key.startswith("hint_layers.") for key in missing):
