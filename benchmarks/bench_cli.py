@@ -1,9 +1,9 @@
 """Throughput of ``hfcolor colorize`` over a folder of about-1-megapixel photos, as a user runs it.
 
-    python benchmarks/bench_cli.py --photos FOLDER [--count 50] [--threads 1 2] [--before OLD_CHECKOUT]
+    python benchmarks/bench_cli.py --photos FOLDER [--count 50] [--threads 1 2] [--gray] [--before OLD_CHECKOUT]
 
 Makes ``--count`` JPEGs of about 1 megapixel from the photos in FOLDER (cycled, every second copy
-mirrored), then times the whole command (model loading included) with the default model and
+mirrored; RGB, as the web serves old photos, or with ``--gray`` one channel, as scanners save them), then times the whole command (model loading included) with the default model and
 prints images per second; with ``--before``, an older checkout of hfcolor runs the same command
 on the same files in the same run, and the ratio is printed.
 """
@@ -24,12 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 PIXELS = 1_000_000
 
 
-def make_photos(source: Path, folder: Path, count: int) -> None:
+def make_photos(source: Path, folder: Path, count: int, mode: str = "RGB") -> None:
     originals = sorted(p for p in source.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     if not originals:
         raise SystemExit(f"no .jpg/.png photos in {source}")
     for index in range(count):
-        image = ImageOps.exif_transpose(Image.open(originals[index % len(originals)])).convert("RGB")
+        image = ImageOps.exif_transpose(Image.open(originals[index % len(originals)])).convert(mode)
         scale = (PIXELS / (image.width * image.height)) ** 0.5
         image = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
         if (index // len(originals)) % 2:
@@ -57,14 +57,18 @@ def main() -> None:
     parser.add_argument("--photos", required=True, type=Path, help="a folder of photos to make the test set from")
     parser.add_argument("--count", type=int, default=50)
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--gray", action="store_true", help="one-channel JPEGs, as scanners save old photos")
     parser.add_argument("--before", type=Path, default=None, help="an older hfcolor checkout to compare with")
     args = parser.parse_args()
     checkouts = [("this checkout", ROOT)] + ([("before", args.before.resolve())] if args.before else [])
     with tempfile.TemporaryDirectory() as temporary:
         photos = Path(temporary) / "photos"
         photos.mkdir()
-        make_photos(args.photos, photos, args.count)
-        print(f"{args.count} photos of about {PIXELS / 1e6:.0f} MP from {args.photos}; default model; whole command\n")
+        make_photos(args.photos, photos, args.count, "L" if args.gray else "RGB")
+        kind = "gray" if args.gray else "RGB"
+        print(
+            f"{args.count} {kind} photos of about {PIXELS / 1e6:.0f} MP from {args.photos}; default model; whole command\n"
+        )
         print("| threads | " + " | ".join(label for label, _ in checkouts) + (" | ratio |" if args.before else " |"))
         print("|---|" + "---|" * (len(checkouts) + bool(args.before)))
         for threads in args.threads:

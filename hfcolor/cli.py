@@ -185,7 +185,7 @@ def _read_ahead(reader, todo: list[tuple[Path, Path]], max_pixels: int | None):
     jobs = iter(todo)
     while True:
         while len(pending) <= _BATCH_PHOTOS and (job := next(jobs, None)):
-            pending.append((job, reader.submit(load_image, job[0], max_pixels)))
+            pending.append((job, reader.submit(load_image, job[0], max_pixels, keep_gray=True)))
         if not pending:
             return
         job, future = pending.popleft()

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import torch
 
-from .color import _XYZ_FROM_RGB, CHROMA_TABLE_STEP, max_chroma_table, srgb_to_linear
+from .color import _XYZ_FROM_RGB, CHROMA_TABLE_STEP, max_chroma_table, rgb_to_lightness, srgb_to_linear
 
 # hfcolor spreads stripes over its own threads (hfcolor.hardware), so each OpenCV call runs on one.
 cv2.setNumThreads(1)
@@ -42,20 +42,33 @@ _LUMINANCE = np.array([_XYZ_FROM_RGB[1]], dtype=np.float32)  # Y of linear RGB; 
 
 
 def photo_lightness(pixels: np.ndarray, threads: int = 1) -> np.ndarray:
-    """L* in [0, 100] of a uint8 RGB photo (H, W, 3), as float32 (H, W)."""
-    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
-        raise ValueError(f"expected uint8 pixels of shape (H, W, 3); got {pixels.dtype} {pixels.shape}")
+    """L* in [0, 100] of a uint8 photo, RGB (H, W, 3) or gray (H, W), as float32 (H, W)."""
+    if pixels.dtype != np.uint8 or not (pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] == 3)):
+        raise ValueError(f"expected uint8 pixels of shape (H, W, 3) or (H, W); got {pixels.dtype} {pixels.shape}")
+    if pixels.ndim == 2:  # a gray level has one L*: a table lookup, a sixth of the RGB path's time
+        return cv2.LUT(pixels, _lightness_from_byte())
     lightness = np.empty(pixels.shape[:2], dtype=np.float32)
 
     def stripe(top: int) -> None:
         rows = slice(top, top + STRIPE_ROWS)
-        y = cv2.transform(cv2.LUT(pixels[rows], _linear_from_byte()), _LUMINANCE)
-        # pow of exact zeros (black) takes a slow path, 3x slower; np.where discards those values anyway.
-        cube_root = cv2.pow(np.maximum(y, 0.008856), 1 / 3)
-        lightness[rows] = np.where(y > 0.008856, 116.0 * cube_root - 16.0, (116.0 * 7.787) * y)
+        luminance = cv2.transform(cv2.LUT(pixels[rows], _linear_from_byte()), _LUMINANCE)
+        _lightness_of(luminance, out=lightness[rows])
 
     over_stripes(stripe, *pixels.shape[:2], threads)
     return lightness
+
+
+@functools.cache
+def _lightness_from_byte() -> np.ndarray:
+    gray = (torch.arange(256, dtype=torch.float64) / 255).expand(3, 1, 256)
+    return rgb_to_lightness(gray)[0, 0].float().numpy()
+
+
+def _lightness_of(luminance: np.ndarray, out: np.ndarray) -> None:
+    # L* = 116 f(Y) - 16, f the cube root above 0.008856 and its tangent line (7.787 Y + 16/116) below.
+    # A tangent lies above a concave curve everywhere, so L* is the smaller of the two: no branches.
+    cube_root = cv2.exp(cv2.log(cv2.max(luminance, 0.008856)) * np.float32(1 / 3))  # 0.86x the time of cv2.pow
+    np.minimum(cube_root * np.float32(116.0) - np.float32(16.0), luminance * np.float32(116.0 * 7.787), out=out)
 
 
 def upsample_ab(ab: np.ndarray, height: int, width: int, upsampling: str = "bicubic") -> tuple[np.ndarray, np.ndarray]:
@@ -71,15 +84,17 @@ def upsample_ab(ab: np.ndarray, height: int, width: int, upsampling: str = "bicu
 def fit_chroma(lightness: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`hfcolor.color.fit_to_gamut` on float32 arrays: a*b* scaled to the sRGB limit at each L* and hue."""
     chroma, hue = cv2.cartToPolar(a, b, angleInDegrees=True)
+    hue *= np.float32(1 / CHROMA_TABLE_STEP)
     limit = cv2.remap(
         _max_chroma(),
-        hue * (1 / CHROMA_TABLE_STEP),
-        lightness * (1 / CHROMA_TABLE_STEP),
+        hue,
+        lightness * np.float32(1 / CHROMA_TABLE_STEP),
         cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,  # L* outside [0, 100] takes the limit at 0 or 100: none
     )
-    scale = np.minimum(limit / np.maximum(chroma, 1e-6), 1.0)
-    return a * scale, b * scale
+    scale = cv2.divide(limit, chroma)  # OpenCV's x / 0 is 0: a pixel with no chroma keeps none
+    np.minimum(scale, np.float32(1.0), out=scale)
+    return cv2.multiply(a, scale), cv2.multiply(b, scale)
 
 
 @functools.cache
@@ -89,10 +104,10 @@ def _max_chroma() -> np.ndarray:
     return np.pad(max_chroma_table().numpy(), ((0, 2), (0, 2)), mode="edge")
 
 
-def lab_to_srgb8(lightness: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """In-gamut L*a*b* float32 arrays (H, W) -> uint8 sRGB (H, W, 3), rounded to nearest."""
+def lab_to_srgb8(lightness: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """In-gamut L*a*b* float32 arrays (H, W) -> uint8 sRGB (H, W, 3), rounded to nearest (into ``out`` if given)."""
     rgb = cv2.cvtColor(cv2.merge([lightness, a, b]), cv2.COLOR_Lab2RGB)
-    return cv2.convertScaleAbs(rgb, alpha=255.0)
+    return cv2.convertScaleAbs(rgb, out, alpha=255.0)
 
 
 def merge(lightness: np.ndarray, ab: np.ndarray, upsampling: str = "bicubic", threads: int = 1) -> np.ndarray:
@@ -107,8 +122,10 @@ def merge(lightness: np.ndarray, ab: np.ndarray, upsampling: str = "bicubic", th
 
     def stripe(top: int) -> None:
         rows = slice(top, top + STRIPE_ROWS)
-        lum = np.clip(lightness[rows], 0, 100)
-        rgb[rows] = lab_to_srgb8(lum, *fit_chroma(lum, a[rows], b[rows]))
+        # No clip of L* to [0, 100] needed: beyond it the chroma limit is that of black or white,
+        # none, and the conversion saturates to 0 or 255.
+        lum = lightness[rows]
+        lab_to_srgb8(lum, *fit_chroma(lum, a[rows], b[rows]), out=rgb[rows])
 
     over_stripes(stripe, height, width, threads)
     return rgb

@@ -106,7 +106,9 @@ def test_rejects_wrong_shapes_and_integer_tensors():
 
 
 def test_normalisation_round_trip_and_range():
-    rgb = torch.rand(2, 3, 8, 8, dtype=torch.float64)
+    # Inside the gamut by a margin: the gamut fit's interpolated table may take up to 2% of the chroma
+    # of a colour on its edge (a channel at 0 or 1), so only those colours round-trip exactly.
+    rgb = 0.05 + 0.9 * torch.rand(2, 3, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     lightness, ab = color.rgb_to_model_space(rgb)
     assert lightness.min() >= -1 and lightness.max() <= 1 and ab.abs().max() <= 1
     assert torch.allclose(color.model_space_to_rgb(lightness, ab), rgb, atol=1e-8)

@@ -2,6 +2,7 @@ import io
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from hfcolor.image_io import ImageReadError, image_lightness, load_image, save_image
@@ -73,6 +74,20 @@ def test_gray_image_gives_equal_channels_and_exact_lightness(tmp_path):
     assert (array[..., 0] == array[..., 1]).all() and (array[..., 1] == array[..., 2]).all()
     lightness = image_lightness(loaded)
     assert lightness.shape == (1, 8, 8) and lightness.min() >= 0 and lightness.max() <= 100
+    # kept gray (what a colorizer asks for), the photo is one channel with the same L*
+    kept = load_image(saved(tmp_path, gray, "gray.png"), keep_gray=True)
+    assert kept.mode == "L" and torch.allclose(image_lightness(kept), lightness, atol=1e-4)
+    with pytest.raises(ValueError, match="mode CMYK"):
+        image_lightness(Image.new("CMYK", (4, 4)))
+
+
+def test_keep_gray_keeps_only_gray_photos_gray(tmp_path, photo):
+    ramp = (np.linspace(0, 65535, 64).reshape(8, 8)).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "gray16.png")
+    gray16 = load_image(tmp_path / "gray16.png", keep_gray=True)
+    assert gray16.mode == "L" and np.asarray(gray16)[-1, -1] == 255
+    assert load_image(photo, keep_gray=True).mode == "RGB"
+    assert load_image(Image.new("LA", (4, 4)), keep_gray=True).mode == "RGB"  # composited on white
 
 
 def test_exif_rotation_is_applied(tmp_path):

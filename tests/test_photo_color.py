@@ -49,6 +49,8 @@ def test_black_and_white_lose_all_chroma(lightness):
     ab = np.full((2, 2, 2), 70.0, dtype=np.float32)
     rgb = photo_color.merge(np.full((6, 5), lightness, dtype=np.float32), ab)
     assert (rgb == (0 if lightness == 0 else 255)).all()
+    beyond = np.full((6, 5), -5.0 if lightness == 0 else 105.0, dtype=np.float32)  # as if clipped to 0 or 100
+    assert np.array_equal(photo_color.merge(beyond, ab), rgb)
 
 
 def test_photo_lightness_equals_the_reference(random_rgb):
@@ -56,6 +58,9 @@ def test_photo_lightness_equals_the_reference(random_rgb):
     pixels[0, :2] = [[0, 0, 0], [255, 255, 255]]
     reference = color.rgb_to_lightness(torch.from_numpy(pixels).permute(2, 0, 1).double() / 255)[0].numpy()
     assert np.abs(photo_color.photo_lightness(pixels) - reference).max() < 1e-3
+    gray = np.arange(256, dtype=np.uint8).reshape(16, 16)  # every level, through the one-channel table
+    rgb_of_gray = np.repeat(gray[..., None], 3, axis=2)
+    assert np.abs(photo_color.photo_lightness(gray) - photo_color.photo_lightness(rgb_of_gray)).max() < 1e-4
     with pytest.raises(ValueError, match="uint8"):
         photo_color.photo_lightness(pixels.astype(np.float32))
 

@@ -46,6 +46,8 @@ def test_gray_input_gets_colour_and_keeps_lightness(unet, photo):
     result = Colorizer(unet)(gray)
     assert result.size == gray.size
     assert (lightness(result) - lightness(gray.convert("RGB"))).abs().max() <= 1.0
+    # a gray photo is read as one channel (a sixth of the work) with the colours of its RGB copy
+    assert np.abs(np.asarray(result, dtype=int) - np.asarray(Colorizer(unet)(gray.convert("RGB")))).max() <= 1
 
 
 def test_batches_keep_order(unet, photos):

@@ -335,7 +335,8 @@ def test_api_sampling_models_label_results_by_seed(client, tmp_path):
     assert "2 of 2 models" in first["message"]  # a model that does not sample gives its one result
     assert first["metrics"]["visible"] is False  # a gray photo has no ground truth
     pixels = [np.asarray(Image.open(run["gallery"]["diffusion.base (seed 7)"])) for run in (first, again)]
-    assert pixels[0].shape == (40, 64, 3) and np.array_equal(*pixels)
+    # The same colours: a batch of two and a batch of one may round a pixel differently, by a level.
+    assert pixels[0].shape == (40, 64, 3) and np.abs(pixels[0].astype(int) - pixels[1]).max() <= 1
     scored = compare(client, gray, ["bins_cnn.l2"], score=True)  # "score against it anyway"
     assert scored["metrics"]["visible"] is True and "ground truth (your colour photo)" in scored["gallery"]
 

@@ -107,7 +107,9 @@ class Colorizer:
         results: list = []
         with tqdm(total=len(batch), desc="colorizing", unit="img", disable=not progress) as bar:
             for start in range(0, len(batch), batch_size):
-                chunk = [load_image(source, self.max_pixels) for source in batch[start : start + batch_size]]
+                chunk = [
+                    load_image(source, self.max_pixels, keep_gray=True) for source in batch[start : start + batch_size]
+                ]
                 chunk_hints = None if hints is None else hints[start : start + batch_size]
                 colorized = self.colorize_images(chunk, samples=samples, seed=seed, hints=chunk_hints, **options)
                 if samples > 1:
@@ -119,7 +121,7 @@ class Colorizer:
     colorize = __call__
 
     def colorize_images(self, images: Iterable[Image.Image], **kwargs) -> list[Image.Image]:
-        """Colorize already-loaded RGB PIL images as one batch; keywords as in :meth:`predict`."""
+        """Colorize already-loaded PIL images (RGB or gray) as one batch; keywords as in :meth:`predict`."""
         return [merge(lum, chroma, self.upsampling) for lum, chroma in self.predict(images, **kwargs)]
 
     @torch.inference_mode()

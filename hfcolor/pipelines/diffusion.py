@@ -65,7 +65,7 @@ class DiffusionColorizationPipeline(DiffusionPipeline):
         if num_images_per_prompt < 1:
             raise ValueError(f"num_images_per_prompt must be at least 1, not {num_images_per_prompt}")
         sources = list(image) if isinstance(image, (list, tuple)) else [image]
-        lightness = [image_lightness(load_image(source, max_pixels)) for source in sources]
+        lightness = [image_lightness(load_image(source, max_pixels, keep_gray=True)) for source in sources]
         if isinstance(generator, list) and len(generator) != len(lightness) * num_images_per_prompt:
             raise ValueError(
                 f"got {len(generator)} generators for {len(lightness)} images x {num_images_per_prompt} per image"
