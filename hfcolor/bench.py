@@ -43,6 +43,41 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
+def write_clip(path, frames, fps: int, tone_hz: float | None = 440.0):
+    """An H.264 MP4 of the RGB ``frames`` (an iterable of equal-size uint8 arrays) at ``fps``.
+
+    With ``tone_hz``, an AAC sine tone as long as the video goes with it, so that benchmarks and
+    tests can check that a colorized clip keeps its sound. Needs PyAV (``hfcolor[video]``).
+    """
+    import av
+    import numpy as np
+
+    count = 0
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.pix_fmt = "yuv420p"
+        audio = out.add_stream("aac", rate=44100) if tone_hz else None  # every stream before the first packet
+        if audio:
+            audio.layout = "mono"
+        for frame in frames:
+            if not count:
+                video.height, video.width = frame.shape[:2]
+            out.mux(video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+            count += 1
+        out.mux(video.encode(None))
+        if audio:
+            seconds = np.arange(44100 * count // fps) / 44100
+            tone = (0.3 * np.sin(2 * np.pi * tone_hz * seconds)).astype(np.float32)[None]
+            for start in range(0, tone.shape[1], 1024):
+                chunk = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(tone[:, start : start + 1024]), format="fltp", layout="mono"
+                )
+                chunk.sample_rate = 44100
+                out.mux(audio.encode(chunk))
+            out.mux(audio.encode(None))
+    return path
+
+
 def measure(
     name: str,
     forward_size: int = 256,

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from .hints import MAX_POINTS
 from .image_io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
 from .models.registry import DEFAULT_MODEL
+from .video_io import VIDEO_SUFFIXES
 
 # The model takes photos in batches: 4 at a time colorize 1.7x faster than one by one (the model's
 # own time per photo falls most), but never more pixels at once than one 16 MP photo.
@@ -67,8 +68,12 @@ def colorize_command(args) -> int:
     if not jobs:
         print("hfcolor: no images found in the inputs", file=sys.stderr)
         return 1
+    videos = [job for job in jobs if job[0].suffix.lower() in VIDEO_SUFFIXES]
+    jobs = [job for job in jobs if job not in videos]
     plan, renamed = _plan(jobs, Path(args.output), "." + args.format)
-    inputs = {path.resolve() for path, _ in jobs}
+    video_plan, video_renamed = _plan(videos, Path(args.output), ".mp4")
+    plan, renamed = plan + video_plan, renamed + video_renamed
+    inputs = {path.resolve() for path, _ in jobs + videos}
     over_inputs = [str(path) for path, target in plan if target.resolve() in inputs]
     if over_inputs:
         print(
@@ -78,8 +83,8 @@ def colorize_command(args) -> int:
         return 2
     hints = None
     if args.hints is not None:
-        if len(jobs) != 1:
-            print(f"hfcolor: --hints are for one photo; the inputs hold {len(jobs)}", file=sys.stderr)
+        if len(jobs) != 1 or videos:
+            print(f"hfcolor: --hints are for one photo; the inputs hold {len(jobs) + len(videos)}", file=sys.stderr)
             return 2
         try:
             hints = Hints.load(args.hints)
@@ -106,13 +111,44 @@ def colorize_command(args) -> int:
         print(f"hfcolor: name taken, so {note}", file=sys.stderr)
     todo = [(path, target) for path, target in plan if args.overwrite or not target.exists()]
     kept = len(plan) - len(todo)
+    video_todo = [(path, target) for path, target in todo if path.suffix.lower() in VIDEO_SUFFIXES]
+    todo = [job for job in todo if job not in video_todo]
     start = time.perf_counter()
-    written, failures = _colorize_files(colorizer, todo, args.max_pixels, args.seed, hints)
+    written, failures = _colorize_files(colorizer, todo, args.max_pixels, args.seed, hints) if todo else (0, 0)
+    if video_todo:
+        videos_written, video_failures = _colorize_videos(colorizer, video_todo, args.temporal, args.frames)
+        written, failures = written + videos_written, failures + video_failures
     seconds = time.perf_counter() - start
     existing = f", {kept} kept as they were (already in {args.output}; --overwrite replaces them)" if kept else ""
-    speed = f" in {seconds:.1f} s ({written / seconds:.2f} images/s)" if written else ""
+    speed = f" in {seconds:.1f} s ({written / seconds:.2f} {'files' if video_todo else 'images'}/s)" if written else ""
     print(f"{written} colorized and written to {args.output}{speed}{existing}, {failures} failed")
     return 1 if failures else 0
+
+
+def _colorize_videos(colorizer, todo: list[tuple[Path, Path]], temporal: float, frames: tuple[int, int | None]):
+    """Colorize each video into an MP4 with its sound; returns (written, failed)."""
+    from .image_io import ImageReadError
+    from .pipelines.video import VideoColorizer
+
+    try:
+        video = VideoColorizer(colorizer, temporal=temporal)
+    except ValueError as error:
+        print(f"hfcolor: {error}", file=sys.stderr)
+        return 0, len(todo)
+    written = failures = 0
+    for path, target in todo:
+        start = time.perf_counter()
+        try:
+            count = video.colorize_file(path, target, *frames, progress=True)
+        except (ImageReadError, ValueError, OSError, ImportError) as error:
+            failures += 1
+            print(f"hfcolor: {error}", file=sys.stderr)
+            continue
+        written += 1
+        seconds = time.perf_counter() - start
+        cuts = f", new shots at frames {', '.join(map(str, video.cuts))}" if video.cuts else ""
+        print(f"{path} -> {target}: {count} frames in {seconds:.1f} s ({count / seconds:.1f} frames/s){cuts}")
+    return written, failures
 
 
 def _colorize_files(
@@ -238,6 +274,30 @@ def evaluate_command(args) -> int:
     return 1 if evaluation.failed else 0
 
 
+def evaluate_video_command(args) -> int:
+    from .image_io import ImageReadError
+    from .pipelines import Colorizer
+    from .pipelines.video import VideoColorizer
+    from .video_evaluation import evaluate_clip, markdown
+
+    colorizer = Colorizer.from_pretrained(args.model, device=args.device, vividness=args.vividness)
+    rows = []
+    for clip in args.clips:
+        for temporal in args.temporal:
+            try:
+                scores = evaluate_clip(VideoColorizer(colorizer, temporal=temporal), clip, args.max_frames)
+            except (ImageReadError, ValueError, ImportError) as error:
+                print(f"hfcolor: {error}", file=sys.stderr)
+                return 1
+            rows.append((Path(clip).name, temporal, scores))
+            print(f"{clip}, temporal {temporal:g}: " + ", ".join(f"{k} {v:.3g}" for k, v in scores.items()))
+    table = markdown(rows)
+    print(f"\n{args.model}; PSNR and colourfulness are means over frames; flicker in a*b* units\n\n{table}")
+    if args.out:
+        Path(args.out).write_text(table + "\n")
+    return 0
+
+
 def bench_command(args) -> int:
     from .bench import environment, markdown_table, run_bench
 
@@ -273,6 +333,24 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
+    return value
+
+
+def _frame_range(text: str) -> tuple[int, int | None]:
+    start, colon, stop = text.partition(":")
+    try:
+        first, last = int(start or 0), (int(stop) if stop else None)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected START:STOP frame numbers, e.g. 0:250; got {text!r}") from None
+    if not colon or first < 0 or (last is not None and last <= first):
+        raise argparse.ArgumentTypeError(f"expected START:STOP with 0 <= START < STOP, e.g. 0:250; got {text!r}")
+    return first, last
+
+
 def _hint_count(text: str) -> int:
     value = int(text)
     if not 0 <= value <= MAX_POINTS:
@@ -284,9 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hfcolor", description="Colorize grayscale photos with hfcolor models.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    colorize = commands.add_parser("colorize", help="colorize image files and folders")
-    colorize.add_argument("inputs", nargs="+", help="image files or folders of images")
-    colorize.add_argument("-o", "--output", required=True, help="folder for the colorized images")
+    colorize = commands.add_parser("colorize", help="colorize image and video files, and folders of images")
+    colorize.add_argument("inputs", nargs="+", help="image or video files, or folders of images")
+    colorize.add_argument("-o", "--output", required=True, help="folder for the colorized images and videos (MP4)")
     colorize.add_argument(
         "-m",
         "--model",
@@ -317,7 +395,20 @@ def main(argv: list[str] | None = None) -> int:
         help="colour hints for one photo, for models that take them: a stroke PNG over the photo (painted pixels "
         'are hints, the rest transparent) or a JSON list of points [{"x": 120, "y": 80, "colour": "#c03020"}]',
     )
-    colorize.add_argument("--format", choices=("png", "jpg"), default="png", help="output format (default png)")
+    colorize.add_argument(
+        "--temporal",
+        type=_share,
+        default=0.8,
+        help="videos: weight (0-1) of the colours carried along the motion from earlier frames, which keeps "
+        "them from flickering; 0 colorizes each frame alone (default 0.8)",
+    )
+    colorize.add_argument(
+        "--frames",
+        type=_frame_range,
+        default=(0, None),
+        help="videos: only frames START:STOP (from 0, STOP not included; either may be left out), sound trimmed to match",
+    )
+    colorize.add_argument("--format", choices=("png", "jpg"), default="png", help="image output format (default png)")
     colorize.add_argument("--recursive", action="store_true", help="also look into sub-folders")
     colorize.add_argument("--overwrite", action="store_true", help="replace outputs that already exist (never inputs)")
     colorize.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
@@ -362,6 +453,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     evaluate.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     evaluate.set_defaults(run=evaluate_command)
+
+    evaluate_video = commands.add_parser(
+        "evaluate-video", help="score video colorization on colour clips: PSNR, colourfulness and flicker"
+    )
+    evaluate_video.add_argument("clips", nargs="+", help="colour video files (the colorizer sees their lightness)")
+    evaluate_video.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"model (default {DEFAULT_MODEL})")
+    evaluate_video.add_argument(
+        "--temporal", nargs="+", type=_share, default=[0.0, 0.8], help="temporal weights to score (default 0 0.8)"
+    )
+    evaluate_video.add_argument("--max-frames", type=_positive_int, default=None, help="score the first N frames")
+    evaluate_video.add_argument("--vividness", type=float, default=None, help="for models that offer it")
+    evaluate_video.add_argument("--out", default=None, help="also write the table to this markdown file")
+    evaluate_video.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    evaluate_video.set_defaults(run=evaluate_video_command)
 
     bench = commands.add_parser("bench", help="parameters, speed and memory of the registry's models")
     bench.add_argument(

@@ -7,6 +7,7 @@ and per pair of image sets.
 * ``bin_accuracy``: report 004 Table 2, the share of a* and b* values that fall in the same of
   ``num_bins`` bins over [-100, 100].
 * ``colorfulness``: Hasler and Suesstrunk (2003), ``sigma_rgyb + 0.3 * mu_rgyb``; 0 for gray.
+* :class:`Flicker`: for video, the mean a*b* change between consecutive frames along the flow.
 
 The set measures compare feature vectors (InceptionV3's, in :mod:`hfcolor.evaluation`), pure numpy:
 
@@ -146,6 +147,46 @@ def score(pred: np.ndarray, true: np.ndarray, num_bins: tuple[int, ...] = (10, 3
     }
     scores.update({f"bin_accuracy_{n}": _bin_accuracy(pred_ab, true_ab, n) for n in num_bins})
     return scores
+
+
+class Flicker:
+    """How much a video's colours jump between frames: the mean a*b* change (in Lab units) from each
+    frame to the next along the optical flow, on the pixels the flow says both frames show.
+
+    Feed frames in order (uint8 RGB, one size) with :meth:`add`; :attr:`value` is the mean over
+    every pair so far. Measured on the truth's frames too, it gives the floor (flow error,
+    occlusions, real changes of colour). The flow comes from the frames' own lightness, which a
+    colorization keeps, so a clip and its colorizations are measured along the same flow. Frames
+    are reduced to at most ``max_side`` pixels a side first.
+    """
+
+    def __init__(self, max_side: int = 480):
+        self.max_side, self.previous, self.changes = max_side, None, []
+
+    def add(self, rgb: np.ndarray) -> None:
+        from .flow import flow_between, warp  # OpenCV, needed only for video
+
+        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError(f"frames must be uint8 RGB arrays (H, W, 3); got {rgb.dtype} {rgb.shape}")
+        scale = min(1.0, self.max_side / max(rgb.shape[:2]))
+        if scale < 1:
+            size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+            rgb = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BOX))
+        lab = rgb_to_lab(torch.from_numpy(np.array(rgb)).permute(2, 0, 1).float() / 255.0).permute(1, 2, 0).numpy()
+        gray = np.clip(lab[..., 0] * 2.55 + 0.5, 0, 255).astype(np.uint8)
+        current = (gray, np.ascontiguousarray(lab[..., 1:]))
+        if self.previous is not None:
+            if self.previous[0].shape != gray.shape:
+                raise ValueError(f"frames differ in size: {self.previous[0].shape} then {gray.shape}")
+            flow = flow_between(self.previous[0], gray)
+            if flow.trusted.any():
+                change = np.linalg.norm(current[1] - warp(self.previous[1], flow.back), axis=2)
+                self.changes.append(float(change[flow.trusted].mean()))
+        self.previous = current
+
+    @property
+    def value(self) -> float:
+        return float(np.mean(self.changes)) if self.changes else float("nan")
 
 
 def frechet_distance(x: np.ndarray, y: np.ndarray) -> float:

