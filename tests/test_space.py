@@ -580,3 +580,23 @@ def test_browser_phone_layout_has_upload_first_and_nothing_wider_than_the_screen
     expect(sliders).to_have_count(3)
     widths = [sliders.nth(index).bounding_box()["width"] for index in range(3)]
     assert all(width > 300 for width in widths), widths  # a column of full-width sliders
+
+
+@needs_chromium
+def test_browser_video_tab_colorizes_a_clip_and_plays_it(browser_page, clip):
+    pytest.importorskip("av", reason="video needs PyAV (pip install 'hfcolor[video]')")
+    open_page, screenshots = browser_page
+    page = open_page(1280, 900)
+    page.get_by_role("tab", name="Video").click()
+    expect(page.get_by_text("up to 20 s")).to_be_visible()  # the length limit is stated on the page
+    page.locator("#video input[type=file]").set_input_files(str(clip))
+    expect(page.locator("#video video")).to_be_visible(timeout=30_000)
+    page.locator("#colorize-video").click()
+    expect(page.locator("#video-message")).to_contain_text("colorized 8 frames", timeout=60_000)
+    result = page.locator("#video-result video")
+    expect(result).to_be_visible()
+    # The browser itself decodes the MP4 it was given: it knows the clip's length and size.
+    page.wait_for_function("v => v.readyState >= 1", arg=result.element_handle(), timeout=30_000)
+    width, duration = result.evaluate("v => [v.videoWidth, v.duration]")
+    assert width == 96 and duration == pytest.approx(8 / 25, abs=0.05)
+    page.screenshot(path=str(screenshots / "video-desktop.png"), full_page=True)
