@@ -104,9 +104,6 @@ def colorize_command(args) -> int:
     except (CheckpointError, OSError, ValueError, ImportError) as error:
         print(f"hfcolor: cannot load model {args.model!r}: {error}", file=sys.stderr)
         return 2
-    if hints is not None and "hints" not in colorizer.model.conditions:
-        print(f"hfcolor: {args.model} takes no colour hints; `hfcolor models` lists those that do", file=sys.stderr)
-        return 2
     for note in renamed:
         print(f"hfcolor: name taken, so {note}", file=sys.stderr)
     todo = [(path, target) for path, target in plan if args.overwrite or not target.exists()]
@@ -392,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     colorize.add_argument(
         "--hints",
         type=Path,
-        help="colour hints for one photo, for models that take them: a stroke PNG over the photo (painted pixels "
+        help="colour hints for one photo: a stroke PNG over the photo (painted pixels "
         'are hints, the rest transparent) or a JSON list of points [{"x": 120, "y": 80, "colour": "#c03020"}]',
     )
     colorize.add_argument(
@@ -449,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         type=_hint_count,
         default=(),
-        help="score models that take colour hints with each of these numbers of hints, simulated from the truth",
+        help="score every model with each of these numbers of colour hints, simulated from the truth",
     )
     evaluate.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     evaluate.set_defaults(run=evaluate_command)

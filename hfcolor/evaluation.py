@@ -197,8 +197,8 @@ def evaluate(
     """Score ``models`` (names, folders or Hub ids, or ``(name, model)`` pairs) and ``gray`` on ``photos``.
 
     A model that fails to load or to run is recorded in ``failed`` and the others go on. A model
-    with a ``vividness`` option is scored once per value given, as ``NAME (vividness V)``; one that
-    takes colour hints once per number of hints given, as ``NAME (N hints)``: N points simulated
+    with a ``vividness`` option is scored once per value given, as ``NAME (vividness V)``;
+    and with ``hints``, once per number of hints given, as ``NAME (N hints)``: N points simulated
     from each photo's truth (:func:`hfcolor.hints.simulate_hints`) with the protocol's seed.
     """
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -214,7 +214,7 @@ def evaluate(
             if not isinstance(model, ColorizationModel):
                 raise CheckpointError(f"{name}: a {type(model).__name__} is not a colorizer")
             settings = vividness if vividness and "vividness" in model.options else [None]
-            counts = hints if hints and "hints" in model.conditions else [None]
+            counts = hints or [None]
             for value, count in itertools.product(settings, counts):
                 label = name if value is None else f"{name} (vividness {value:g})"
                 label = label if count is None else f"{label} ({count} hints)"
@@ -241,8 +241,8 @@ def evaluate(
                 # Seeded per batch so that sampling models (diffusion) give the same outputs on every run.
                 torch.manual_seed(protocol.seed + index)
                 try:
-                    conditions = _simulated_hints(truths, colorizer, hint_counts.get(name), protocol.seed + index)
-                    outputs = colorizer.colorize_images(truths, conditions=conditions)
+                    hint_maps = _simulated_hints(truths, colorizer, hint_counts.get(name), protocol.seed + index)
+                    outputs = colorizer.colorize_images(truths, hint_maps=hint_maps)
                 except (RuntimeError, ValueError) as error:
                     failed[name] = f"failed while colorizing: {error}"
                     tqdm.write(f"hfcolor evaluate: model {name!r} failed: {error}", file=sys.stderr)
@@ -282,15 +282,16 @@ def evaluate_source(
     return evaluation
 
 
-def _simulated_hints(truths: list[Image.Image], colorizer: Colorizer, count: int | None, seed: int) -> dict:
+def _simulated_hints(
+    truths: list[Image.Image], colorizer: Colorizer, count: int | None, seed: int
+) -> tuple[torch.Tensor, torch.Tensor] | None:
     """``count`` hints per photo drawn from its truth at the model's working size (none for None)."""
     if count is None:
-        return {}
+        return None
     size = colorizer.model.input_size
     rgb = torch.stack([torch.from_numpy(np.array(t.resize((size, size), Image.Resampling.BILINEAR))) for t in truths])
     _, ab = batch_to_model_space(rgb.permute(0, 3, 1, 2))
-    hints, mask = simulate_hints(ab, [count] * len(truths), torch.Generator().manual_seed(seed))
-    return {"hints": hints, "hint_mask": mask}
+    return simulate_hints(ab, [count] * len(truths), torch.Generator().manual_seed(seed))
 
 
 def _batches(items: Iterable, size: int):

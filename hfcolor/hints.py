@@ -8,6 +8,7 @@ there is none, and ``hint_mask`` (B, 1, S, S), 1 where a hint is. All zero is no
   a stroke image (RGBA over the photo, painted pixels are hints). :meth:`Hints.maps` turns them into
   the two maps. A colour is sRGB (0-255 or ``#rrggbb``); its a*b* is taken as it is, and the merge
   with the photo's own lightness keeps the result in gamut.
+* :func:`spread_hints` carries each hint's correction over the region it falls on, for any model.
 * :func:`simulate_hints` draws hints from the truth's a*b*, as Zhang et al. ("Real-Time User-Guided
   Image Colorization with Learned Deep Priors", 2017) train and evaluate: random points, each the
   mean colour of a small patch of the truth.
@@ -22,16 +23,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse
+import scipy.sparse.linalg
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageColor
 
-from .color import normalize_ab, rgb_to_lab
+from .color import L_SCALE, normalize_ab, rgb_to_lab
 
 # A clicked point covers this many cells of the model's grid a side: one cell of 224 is too small
 # to find, and simulated training hints are patches of 1 to 5 cells.
 POINT_CELLS = 3
 # A stroke pixel of the model's grid counts as painted when more than this share of it is covered.
 STROKE_COVERAGE = 0.5
+# spread_hints: neighbouring cells whose L* differs by SPREAD_EDGE units are tied exp(-1/2) as strongly
+# as cells of equal L*, so a correction flows across an object and stops at its edges; SPREAD_LEAK
+# pulls it back to the model's own colours far from every hint. Chosen on 48 training photos and one
+# clicked example (docs/hints.md): 3 units scored 0.14 dB more, but coloured the face with the suit's clicks.
+SPREAD_EDGE = 2.0
+SPREAD_LEAK = 1e-5
 MAX_POINTS = 1000  # hints for one photo (a points file, or simulated by evaluate --hints): work per input is bounded
 
 
@@ -115,3 +125,47 @@ def simulate_hints(
             hints[(index, slice(None), *cells)] = ab[(index, slice(None), *cells)].mean(dim=(1, 2), keepdim=True)
             mask[(index, slice(None), *cells)] = 1
     return hints, mask
+
+
+def spread_hints(ab: torch.Tensor, lightness: torch.Tensor, hints: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """A model's a*b* (B, 2, S, S) with each photo's hints imposed and their corrections spread.
+
+    ``lightness`` is the model's normalised L* input (B, 1, S, S); ``hints`` and ``mask`` as a model
+    takes them. Where a hint is, the a*b* becomes the hint's; elsewhere the difference between hint
+    and prediction spreads over cells of similar lightness, as Levin et al. ("Colorization using
+    Optimization", 2004) spread scribbles, but applied to the model's error rather than to a gray
+    photo. The spreading is solved on a grid of half the size (a sparse linear system per photo,
+    about 30 ms at 112x112) and upsampled. A photo with no hint is unchanged.
+    """
+    size = [(side + 1) // 2 for side in ab.shape[-2:]]
+    coverage = F.adaptive_avg_pool2d(mask.float(), size)
+    error = F.adaptive_avg_pool2d((hints - ab).float() * mask, size) / coverage.clamp(min=1e-6)
+    lum = F.adaptive_avg_pool2d(lightness.float(), size) * L_SCALE
+    correction = torch.zeros_like(error)
+    for index in range(len(ab)):
+        hinted = coverage[index, 0].numpy() > 0
+        if hinted.any():
+            correction[index] = torch.from_numpy(_spread(error[index].numpy(), lum[index, 0].numpy(), hinted))
+    correction = F.interpolate(correction, size=ab.shape[-2:], mode="bilinear", align_corners=False)
+    return torch.where(mask.bool(), hints, ab + correction.to(ab.dtype)).clamp(-1, 1)
+
+
+def _spread(error: np.ndarray, lightness: np.ndarray, hinted: np.ndarray) -> np.ndarray:
+    """The smooth field (2, H, W) equal to ``error`` at ``hinted`` cells that varies least across cells
+    of similar ``lightness`` (L* units): (graph Laplacian + hinted + leak) x = hinted * error."""
+    height, width = lightness.shape
+    lightness = lightness.astype(np.float64)
+    cells = np.arange(height * width).reshape(height, width)
+    pairs = [(cells[:, :-1], cells[:, 1:], lightness[:, :-1] - lightness[:, 1:])]
+    pairs += [(cells[:-1], cells[1:], lightness[:-1] - lightness[1:])]
+    first = np.concatenate([a.ravel() for a, _, _ in pairs])
+    second = np.concatenate([b.ravel() for _, b, _ in pairs])
+    weight = np.exp(-(np.concatenate([d.ravel() for _, _, d in pairs]) ** 2) / (2 * SPREAD_EDGE**2))
+    ties = scipy.sparse.coo_matrix((weight, (first, second)), shape=(cells.size,) * 2).tocsr()
+    ties = ties + ties.T
+    pinned = hinted.ravel() * 1e3  # hinted cells keep the hint (up to 0.1% of the error)
+    system = scipy.sparse.diags(np.asarray(ties.sum(axis=1)).ravel() + pinned + SPREAD_LEAK) - ties
+    factors = scipy.sparse.linalg.splu(system.tocsc(), permc_spec="MMD_AT_PLUS_A")  # the system is symmetric
+    return np.stack([factors.solve(pinned * channel.astype(np.float64).ravel()) for channel in error]).reshape(
+        error.shape
+    )

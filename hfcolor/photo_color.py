@@ -92,8 +92,10 @@ def fit_chroma(lightness: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.
         cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,  # L* outside [0, 100] takes the limit at 0 or 100: none
     )
-    scale = cv2.divide(limit, chroma)  # OpenCV's x / 0 is 0: a pixel with no chroma keeps none
-    np.minimum(scale, np.float32(1.0), out=scale)
+    scale = cv2.divide(limit, chroma)  # inf, or NaN for 0 / 0 (L* 0 or 100 with no chroma)
+    np.fmin(
+        scale, np.float32(1.0), out=scale
+    )  # fmin, not minimum: NaN becomes 1, and a pixel with no chroma keeps none
     return cv2.multiply(a, scale), cv2.multiply(b, scale)
 
 

@@ -27,21 +27,17 @@ from pathlib import Path
 
 import gradio as gr
 from PIL import Image
-from skimage import data as skimage_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # handlers.py, however this file is started
 import handlers
 
-from hfcolor import save_image
 from hfcolor.hardware import cpu_cores, set_threads
-from hfcolor.models import DEFAULT_MODEL
 from hfcolor.pipelines import gray_preview
 from hfcolor.pipelines.store import ModelLoadError, ModelStore  # noqa: F401  (ModelLoadError: for callers)
 
 DEFAULT_HUB_ORG = "hfcolor"
 MAX_FILE_SIZE = "50mb"
 MAX_PIXELS = 16_000_000  # every phone photo up to 4000x4000; several models on more hold a CPU Space for minutes
-EXAMPLES = ("camera", "astronaut", "chelsea", "coffee", "rocket")
 UPLOADS = ["upload", "clipboard"]  # no webcam
 INTRO = (
     "# hfcolor: colorize black-and-white photos\n**Colorize** gives the recommended model's result, with a "
@@ -62,20 +58,6 @@ def store_from_env() -> ModelStore:
     return ModelStore.discover(models or None, hub_org=os.environ.get("HFCOLOR_HUB_ORG", DEFAULT_HUB_ORG).strip())
 
 
-def example_photos(folder: Path) -> list[str]:
-    """scikit-image's sample photos reduced to gray, written once (atomically: another worker may read them)."""
-    paths = {name: folder / f"{name}_gray.png" for name in EXAMPLES}
-    for name, path in paths.items():
-        if not path.is_file():
-            save_image(Image.fromarray(getattr(skimage_data, name)()).convert("L"), path)
-    return [str(path) for path in paths.values()]
-
-
-def recommended(store: ModelStore) -> str | None:
-    """The model Colorize mode uses: the default one if offered, else the first."""
-    return DEFAULT_MODEL if DEFAULT_MODEL in store.names else next(iter(store.names), None)
-
-
 def photo_panel(examples: list[str]) -> tuple[gr.Image, gr.Markdown]:
     """The photo both modes colorize, the line that says what was uploaded, and the examples."""
     photo = gr.Image(type="filepath", image_mode=None, sources=UPLOADS, label="Photo", elem_id="photo", height=360)
@@ -86,7 +68,7 @@ def photo_panel(examples: list[str]) -> tuple[gr.Image, gr.Markdown]:
 
 def colorize_panel(store: ModelStore) -> tuple[list, list, gr.Button, gr.Button]:
     """Colorize mode, result first: ([photos, strength, format], [slider, download, message], run, stop)."""
-    model = recommended(store)
+    model = store.recommended
     with gr.Row():
         button = gr.Button("Colorize", variant="primary", elem_id="colorize", scale=3)
         stop = gr.Button("Stop", variant="secondary", elem_id="colorize-stop", scale=1, min_width=80)
@@ -106,10 +88,22 @@ def colorize_panel(store: ModelStore) -> tuple[list, list, gr.Button, gr.Button]
     return [photos, strength, file_format], [slider, download, message], button, stop
 
 
+def hints_panel() -> tuple[gr.ColorPicker, gr.Image, gr.Button, gr.State]:
+    """Colour hints: pick a colour, click the photo where it belongs; the result follows each click."""
+    with gr.Accordion("Colour hints: click the photo to give a colour", open=False, elem_id="hints"):
+        with gr.Row():
+            colour = gr.ColorPicker("#2050c0", label="Hint colour", elem_id="hint-colour", scale=3)
+            clear = gr.Button("Clear hints", elem_id="clear-hints", scale=1, min_width=80)
+        canvas = gr.Image(
+            label="Click where the colour belongs", interactive=False, elem_id="hint-canvas", format="png", height=360
+        )
+    return colour, canvas, clear, gr.State({})
+
+
 def compare_panel(store: ModelStore) -> tuple[list, gr.CheckboxGroup, gr.Group, list, gr.Button, gr.Button]:
     """Compare mode: ([samples, steps, seed, score], models, sampling controls, outputs, run, stop); outputs are
     [message, gallery, metrics, *one before/after slider per offered model]."""
-    preselected = [recommended(store)] if store.names else []
+    preselected = [store.recommended] if store.names else []
     choices = [(f"{name}: {s}" if (s := store.summary(name)) else name, name) for name in store.names]
     chosen = gr.CheckboxGroup(choices, value=preselected, label="Models", elem_id="models")
     score = gr.Checkbox(label="Score against this photo even though it looks black and white", elem_id="score")
@@ -158,13 +152,19 @@ def build_demo(
 ) -> gr.Blocks:
     """The page for ``store``'s models (default: :func:`store_from_env`), queued with these limits."""
     store = store if store is not None else store_from_env()
-    examples = example_photos(Path(examples_dir or Path(tempfile.gettempdir()) / "hfcolor-space-examples"))
-    model = recommended(store)
+    examples = handlers.example_photos(Path(examples_dir or Path(tempfile.gettempdir()) / "hfcolor-space-examples"))
+    model = store.recommended
 
-    def colorize(photo, photos, strength, file_format):
+    def colorize(photo, photos, strength, file_format, hints):
         yield from handlers.colorize(
-            store, model, photo, photos, strength, file_format, max_pixels=max_pixels, cache=demo.GRADIO_CACHE
+            store, model, photo, photos, strength, file_format, hints, max_pixels=max_pixels, cache=demo.GRADIO_CACHE
         )
+
+    def new_canvas(photo):
+        return handlers.hint_canvas(photo, max_pixels=max_pixels, cache=demo.GRADIO_CACHE)
+
+    def add_hint(hints, colour, click: gr.SelectData):
+        return handlers.add_hint(hints, colour, click.index)
 
     def compare(photo, chosen, samples, steps, seed, score):
         yield from handlers.compare(
@@ -188,6 +188,7 @@ def build_demo(
             with gr.Column(scale=3, min_width=300), gr.Tabs():
                 with gr.Tab("Colorize", elem_id="colorize-tab"):
                     colorize_inputs, colorize_outputs, colorize_button, colorize_stop = colorize_panel(store)
+                    hint_colour, canvas, clear_hints, hints = hints_panel()
                 with gr.Tab("Compare", elem_id="compare-tab"):
                     numbers, chosen, controls, (message, *results), compare_button, compare_stop = compare_panel(store)
                 with gr.Tab("Video", elem_id="video-tab"):
@@ -199,8 +200,16 @@ def build_demo(
         photo.clear(lambda: "", None, note, queue=False, api_visibility="private")
         chosen.change(show_sampling, chosen, controls, queue=False, api_visibility="private")
         colorizing = colorize_button.click(
-            colorize, [photo, *colorize_inputs], colorize_outputs, api_name="colorize", preprocess=False
+            colorize, [photo, *colorize_inputs, hints], colorize_outputs, api_name="colorize", preprocess=False
         )
+        # Hints: a new photo gets a new canvas; each click (or clearing them) colorizes again.
+        photo.change(new_canvas, photo, [canvas, hints], preprocess=False, api_visibility="private")
+        for event in (
+            canvas.select(add_hint, [hints, hint_colour], [canvas, hints], api_visibility="private"),
+            clear_hints.click(handlers.clear_hints, hints, [canvas, hints], api_visibility="private"),
+        ):
+            event.success(colorize, [photo, *colorize_inputs, hints], colorize_outputs, preprocess=False,
+                          api_visibility="private")  # fmt: skip
         comparing = compare_button.click(
             compare, [photo, chosen, *numbers], [message, results[0], results[1], status, *results[2:]],
             api_name="compare", preprocess=False, show_progress="minimal",

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import NoReturn
 
 import gradio as gr
-from PIL import Image
+from PIL import Image, ImageColor, ImageDraw
+from skimage import data as skimage_data
 
-from hfcolor import ImageReadError, load_image, save_image
+from hfcolor import Hints, ImageReadError, load_image, save_image
 from hfcolor.metrics import SSIM_MIN_SIDE, against_truth, is_black_and_white
 from hfcolor.pipelines import gray_preview
 from hfcolor.pipelines.store import ModelLoadError, ModelStore
@@ -30,9 +31,21 @@ LIMITS = {"Samples": (1, 4), "Steps": (1, 100), "Seed": (0, 2**63 - 1)}  # of th
 SCORE_MAX_PIXELS = 2_000_000  # SSIM of one 12 MP pair takes longer than colorizing it: bigger photos are reduced
 MAX_BATCH = 20  # photos in one Colorize request: what one request may cost is bounded
 FORMATS = {"PNG": ".png", "JPEG": ".jpg"}
+EXAMPLES = ("camera", "astronaut", "chelsea", "coffee", "rocket")  # scikit-image's photos, offered in gray
+HINT_CANVAS_SIDE = 768  # the photo is shown this large at most for clicking hints; clicks are scaled back
+MAX_HINTS = 100  # clicks kept for one photo: what one request may cost is bounded
 GRAY_LABEL, TRUTH_LABEL = "input, as the models see it", "ground truth (your colour photo)"
 # What one video request may cost: about 100 s of a 2-core CPU at 640x360 (5 frames/s).
 MAX_VIDEO_SECONDS, MAX_VIDEO_FRAMES, MAX_VIDEO_PIXELS = 20, 600, 1280 * 720
+
+
+def example_photos(folder: Path) -> list[str]:
+    """scikit-image's sample photos reduced to gray, written once (atomically: another worker may read them)."""
+    paths = {name: folder / f"{name}_gray.png" for name in EXAMPLES}
+    for name, path in paths.items():
+        if not path.is_file():
+            save_image(Image.fromarray(getattr(skimage_data, name)()).convert("L"), path)
+    return [str(path) for path in paths.values()]
 
 
 def refuse(problem: str, title: str = "Cannot colorize") -> NoReturn:
@@ -72,14 +85,17 @@ def describe_upload(photo: dict | None, max_pixels: int) -> str:
     return f"Colour photo, {image.width}x{image.height}: the models see it in gray, and Compare scores them against it."
 
 
-def run_model(store: ModelStore, name: str, image: Image.Image, samples=1, steps=25, seed=0, **options) -> list:
+def run_model(
+    store: ModelStore, name: str, image: Image.Image, samples=1, steps=25, seed=0, hints: Hints | None = None, **options
+) -> list:
     """[(label, result)] of model ``name`` on ``image``, given only the settings it takes; a sampling model's
     results are labelled by seed. Raises :class:`ModelLoadError` if it cannot be loaded."""
     colorizer = store.get(name)[0]
     model = colorizer.model
     options = {key: value for key, value in {"num_inference_steps": steps, **options}.items() if key in model.options}
     labels = [f"{name} (seed {seed + k})" for k in range(samples)] if model.stochastic else [name]
-    return list(zip(labels, colorizer.colorize_images([image], samples=len(labels), seed=seed, **options)))
+    hints = None if hints is None else [hints]
+    return list(zip(labels, colorizer.colorize_images([image], samples=len(labels), seed=seed, hints=hints, **options)))
 
 
 def score_rows(truth: Image.Image, results: list, colour: bool = False) -> tuple[list[list], str, list[str]]:
@@ -119,9 +135,12 @@ def stem_of(upload: dict) -> str:
 # -- Colorize mode: the recommended model, one photo or a batch -------------------------------------------
 
 
-def colorize(store: ModelStore, model: str, photo, photos, strength, file_format, *, max_pixels: int, cache: str):
+def colorize(
+    store: ModelStore, model: str, photo, photos, strength, file_format, hints=None, *, max_pixels: int, cache: str
+):
     """Yields [before/after slider, download, message]: each photo's result as it is done; at the end, the file
-    (one photo) or a zip (several) in ``file_format``. ``strength``: the model's vividness, if it has one."""
+    (one photo) or a zip (several) in ``file_format``. ``strength``: the model's vividness, if it has one;
+    ``hints``: the clicks on the photo (see :func:`hint_canvas`), for the photo alone, not for a batch."""
     try:
         uploads = [upload for upload in photos or [] if upload and upload.get("path")] or (
             [photo] if photo and photo.get("path") else []
@@ -147,7 +166,8 @@ def colorize(store: ModelStore, model: str, photo, photos, strength, file_format
         except ImageReadError as error:
             problems.append(f"⚠️ {html.escape(upload.get('orig_name') or 'a file')}: {html.escape(error.problem)}")
             continue
-        ((_, result),) = run_model(store, model, image, **options)
+        clicks = hints_in_photo(hints, image.size) if not photos else None
+        ((_, result),) = run_model(store, model, image, hints=clicks, **options)
         saved.append(save_result(result, folder, stem_of(upload), model, FORMATS[file_format]))
         slider = (save_result(gray_preview(image), folder, stem_of(upload), "gray"), saved[-1])
         progress = f"Colorized {len(saved)} of {len(uploads)} photos with `{model}`…" if len(uploads) > 1 else ""
@@ -276,3 +296,53 @@ def check_share(value, name: str) -> float:
     if not 0 <= number <= 1:
         refuse(f"{name} must be between 0 and 1, not {number}.", "Invalid setting")
     return number
+
+
+# -- Colour hints: clicks on a small copy of the photo -----------------------------------------------------
+
+
+def hint_canvas(photo, *, max_pixels: int, cache: str) -> tuple[str | None, dict]:
+    """(the photo in gray, at most HINT_CANVAS_SIDE px, to click on; hints with no click yet) for a new upload."""
+    if not photo or not photo.get("path"):
+        return None, {}
+    try:
+        image = load_image(photo["path"], max_pixels)
+    except ImageReadError:
+        return None, {}  # the line under the photo says what is wrong with it
+    image.thumbnail((HINT_CANVAS_SIDE, HINT_CANVAS_SIDE))
+    base = save_result(gray_preview(image), request_folder(cache), stem_of(photo), "hints")
+    return base, {"base": base, "size": list(image.size), "points": []}
+
+
+def add_hint(hints: dict, colour: str, where: list) -> tuple[str | None, dict]:
+    """(the canvas with its dots, the hints) after a click at ``where`` ([x, y] on the canvas) in ``colour``."""
+    if not hints or not isinstance(where, (list, tuple)) or len(where) != 2:
+        return hints.get("base") if hints else None, hints or {}
+    try:
+        ImageColor.getrgb(colour)
+    except (ValueError, TypeError, AttributeError):
+        refuse(f"A hint colour is #rrggbb, not {html.escape(repr(colour))}.", "Invalid setting")
+    points = [*hints["points"], [float(where[0]), float(where[1]), colour]][-MAX_HINTS:]
+    return draw_hints(hints["base"], points), {**hints, "points": points}
+
+
+def clear_hints(hints: dict) -> tuple[str | None, dict]:
+    return (hints.get("base"), {**hints, "points": []}) if hints else (None, {})
+
+
+def draw_hints(base: str, points: list) -> str:
+    canvas = Image.open(base).convert("RGB")
+    draw, radius = ImageDraw.Draw(canvas), max(4, max(canvas.size) // 90)
+    for x, y, colour in points:
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour, outline="white", width=2)
+    drawn = Path(base).with_name(f"{Path(base).stem}_{uuid.uuid4().hex[:8]}.png")  # a new address: no stale copy
+    return str(save_image(canvas, drawn))
+
+
+def hints_in_photo(hints: dict | None, size: tuple[int, int]) -> Hints | None:
+    """The canvas clicks as :class:`~hfcolor.Hints` in the photo's own pixels (None: no click)."""
+    if not hints or not hints.get("points"):
+        return None
+    scale_x, scale_y = size[0] / hints["size"][0], size[1] / hints["size"][1]
+    clicks = [(min(x * scale_x, size[0] - 1), min(y * scale_y, size[1] - 1), c) for x, y, c in hints["points"]]
+    return Hints(points=clicks)

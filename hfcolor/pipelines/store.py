@@ -31,6 +31,11 @@ class ModelStore:
         self._families: dict[str, type] = {}
         self._locks = {name: threading.Lock() for name in self.names}
 
+    @property
+    def recommended(self) -> str | None:
+        """The model to use when none is chosen: the default model if offered (it comes first), else the first."""
+        return self.names[0] if self.names else None
+
     @classmethod
     def discover(cls, models: list[str] | None = None, weights_dir=None, hub_org: str = "") -> ModelStore:
         """Offer ``models`` (default: every colorizer with saved weights, shipped or in ``weights_dir``)."""
