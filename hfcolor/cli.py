@@ -87,7 +87,7 @@ def colorize_command(args) -> int:
             print(f"hfcolor: --hints are for one photo; the inputs hold {len(jobs) + len(videos)}", file=sys.stderr)
             return 2
         try:
-            hints = Hints.load(args.hints)
+            hints = Hints.load(args.hints, args.max_pixels)
         except (OSError, ValueError) as error:
             print(f"hfcolor: cannot read the hints {args.hints}: {error}", file=sys.stderr)
             return 2

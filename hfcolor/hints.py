@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageColor
 
 from .color import L_SCALE, normalize_ab, rgb_to_lab
+from .image_io import DEFAULT_MAX_PIXELS, open_image
 
 # A clicked point covers this many cells of the model's grid a side: one cell of 224 is too small
 # to find, and simulated training hints are patches of 1 to 5 cells.
@@ -63,9 +64,10 @@ class Hints:
     strokes: Image.Image | None = None
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Hints:
+    def load(cls, path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Hints:
         """A stroke image (PNG with transparency: unpainted pixels transparent) or a JSON list of points,
-        ``[{"x": 120, "y": 80, "colour": "#c03020"}, ...]``."""
+        ``[{"x": 120, "y": 80, "colour": "#c03020"}, ...]``. A stroke image over ``max_pixels`` is
+        refused before it is decoded (:class:`~hfcolor.image_io.ImageReadError`)."""
         path = Path(path)
         if path.suffix.lower() == ".json":
             try:
@@ -77,7 +79,7 @@ class Hints:
                 raise ValueError(
                     f'{path}: hints are a JSON list of {{"x": ..., "y": ..., "colour": "#rrggbb"}}; {error}'
                 ) from None
-        with Image.open(path) as image:
+        with open_image(path, max_pixels) as image:
             if "A" not in image.getbands() and "transparency" not in image.info:
                 raise ValueError(f"{path}: a stroke image needs transparency (unpainted pixels transparent)")
             return cls(strokes=image.convert("RGBA"))

@@ -75,18 +75,11 @@ def load_image(
         )
     name = describe(source)
     if isinstance(source, Image.Image):
-        image = source
+        image = _check_size(source, name, max_pixels)
     elif isinstance(source, np.ndarray):
-        image = _from_array(source, name)
+        image = _check_size(_from_array(source, name), name, max_pixels)
     else:
-        image = _open(source, name)
-    width, height = image.size
-    if width == 0 or height == 0:
-        raise ImageReadError(name, f"the image has zero size ({width}x{height})")
-    if max_pixels is not None and width * height > max_pixels:
-        raise ImageReadError(
-            name, f"the image is {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,}"
-        )
+        image = open_image(source, max_pixels)
     try:
         image.seek(0)  # GIF, TIFF and WebP animations: the first frame
     except (AttributeError, EOFError):
@@ -98,6 +91,29 @@ def load_image(
         return _to_rgb(image, keep_gray)
     except (OSError, SyntaxError, ValueError) as error:  # PIL reports truncation and bad data as these
         raise ImageReadError(name, f"the image data is truncated or corrupt ({error})") from error
+
+
+def open_image(
+    source: str | os.PathLike | bytes | BinaryIO, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> Image.Image:
+    """A path, bytes or file object opened as PIL opens it: the header read, no pixel decoded yet.
+
+    Raises :class:`ImageReadError` as :func:`load_image` does, the size limit included, so that an
+    oversized file is refused before its pixels take any memory.
+    """
+    name = describe(source)
+    return _check_size(_open(source, name), name, max_pixels)
+
+
+def _check_size(image: Image.Image, name: str, max_pixels: int | None) -> Image.Image:
+    width, height = image.size
+    if width == 0 or height == 0:
+        raise ImageReadError(name, f"the image has zero size ({width}x{height})")
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageReadError(
+            name, f"the image is {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,}"
+        )
+    return image
 
 
 def _open(source, name: str) -> Image.Image:

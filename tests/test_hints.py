@@ -12,6 +12,7 @@ from skimage.color import rgb2lab
 from hfcolor import Colorizer
 from hfcolor.color import denormalize_ab
 from hfcolor.hints import POINT_CELLS, Hints, colour_ab, simulate_hints, spread_hints
+from hfcolor.image_io import ImageReadError
 
 RED = (200, 30, 40)
 
@@ -60,6 +61,13 @@ def test_hints_load_from_a_stroke_png_or_a_json_list_and_refuse_anything_else(tm
     (tmp_path / "bad.json").write_text(json.dumps({"x": 1}))
     with pytest.raises(ValueError, match="a JSON list of"):
         Hints.load(tmp_path / "bad.json")
+    # Refused from its header: before this, PIL decoded any stroke image under its own bomb limit
+    # and raised its DecompressionBombError (a traceback in the CLI) over it.
+    with pytest.raises(ImageReadError, match="8x8 = 64 pixels, over the limit of 63"):
+        Hints.load(tmp_path / "strokes.png", max_pixels=63)
+    (tmp_path / "text.png").write_text("not an image")
+    with pytest.raises(ImageReadError, match="not an image"):
+        Hints.load(tmp_path / "text.png")
 
 
 def test_simulated_hints_are_patches_of_the_truths_mean_colour_and_repeat_with_a_seed():

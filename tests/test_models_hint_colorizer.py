@@ -124,6 +124,10 @@ def test_cli_colorizes_one_photo_with_a_hints_file_and_refuses_misuse(tmp_path, 
     both = ["colorize", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "out2")]
     assert cli([*both, *hints, "-m", str(tmp_path / "model")]) == 2
     assert "--hints are for one photo" in capsys.readouterr().err
+    Image.new("LA", (photo.width * 2, photo.height * 2)).save(tmp_path / "huge.png")
+    pixels = str(photo.width * photo.height)
+    assert colorize("flagship", "out3", "--hints", str(tmp_path / "huge.png"), "--max-pixels", pixels) == 2
+    assert f"over the limit of {int(pixels):,}" in capsys.readouterr().err
 
 
 def test_evaluation_scores_each_number_of_simulated_hints_as_its_own_row(photos, tmp_path, capsys):
