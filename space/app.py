@@ -62,7 +62,7 @@ def photo_panel(examples: list[str]) -> tuple[gr.Image, gr.Markdown]:
     """The photo both modes colorize, the line that says what was uploaded, and the examples."""
     photo = gr.Image(type="filepath", image_mode=None, sources=UPLOADS, label="Photo", elem_id="photo", height=360)
     note = gr.Markdown(elem_id="upload-note")
-    gr.Examples([[path] for path in examples], photo, label="Or try one of scikit-image's photos, in gray")
+    gr.Examples([[path] for path in examples], photo, label="Or try scikit-image's photos (the last one in colour)")
     return photo, note
 
 

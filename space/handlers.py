@@ -31,7 +31,9 @@ LIMITS = {"Samples": (1, 4), "Steps": (1, 100), "Seed": (0, 2**63 - 1)}  # of th
 SCORE_MAX_PIXELS = 2_000_000  # SSIM of one 12 MP pair takes longer than colorizing it: bigger photos are reduced
 MAX_BATCH = 20  # photos in one Colorize request: what one request may cost is bounded
 FORMATS = {"PNG": ".png", "JPEG": ".jpg"}
-EXAMPLES = ("camera", "astronaut", "chelsea", "coffee", "rocket")  # scikit-image's photos, offered in gray
+# scikit-image's photos (public domain or CC0): camera is a genuine black-and-white photo, the others are
+# offered in gray, and coffee also in colour, so that Compare has a truth to score the models against.
+GRAY_EXAMPLES, COLOUR_EXAMPLE = ("camera", "astronaut", "chelsea", "coffee", "rocket"), "coffee"
 HINT_CANVAS_SIDE = 768  # the photo is shown this large at most for clicking hints; clicks are scaled back
 MAX_HINTS = 100  # clicks kept for one photo: what one request may cost is bounded
 GRAY_LABEL, TRUTH_LABEL = "input, as the models see it", "ground truth (your colour photo)"
@@ -40,12 +42,13 @@ MAX_VIDEO_SECONDS, MAX_VIDEO_FRAMES, MAX_VIDEO_PIXELS = 20, 600, 1280 * 720
 
 
 def example_photos(folder: Path) -> list[str]:
-    """scikit-image's sample photos reduced to gray, written once (atomically: another worker may read them)."""
-    paths = {name: folder / f"{name}_gray.png" for name in EXAMPLES}
-    for name, path in paths.items():
+    """The example photos' files, the gray ones first, written once (atomically: another worker may read them)."""
+    paths = [(name, folder / f"{name}_gray.png", "L") for name in GRAY_EXAMPLES]
+    paths.append((COLOUR_EXAMPLE, folder / f"{COLOUR_EXAMPLE}.png", "RGB"))
+    for name, path, mode in paths:
         if not path.is_file():
-            save_image(Image.fromarray(getattr(skimage_data, name)()).convert("L"), path)
-    return [str(path) for path in paths.values()]
+            save_image(Image.fromarray(getattr(skimage_data, name)()).convert(mode), path)
+    return [str(path) for _, path, _ in paths]
 
 
 def refuse(problem: str, title: str = "Cannot colorize") -> NoReturn:

@@ -243,6 +243,14 @@ def test_scores_only_a_colour_photo(space, photo):
     assert rows[0][1:3] == [None, None] and 0 < rows[1][2] <= 1 and rows[1][3] == 0 and not notes
 
 
+def test_examples_are_black_and_white_but_the_last_which_compare_can_score_against(space, tmp_path):
+    paths = space.handlers.example_photos(tmp_path)
+    notes = [space.handlers.describe_upload({"path": path}, 10**7) for path in paths]
+    assert all(note.startswith("Black-and-white photo") for note in notes[:-1]), notes
+    assert notes[-1].startswith("Colour photo") and len(paths) == len(set(paths)) == 6
+    assert space.handlers.example_photos(tmp_path) == paths  # written once, found again
+
+
 def test_an_upload_is_described_or_flagged_at_once(space, colour_photo, tmp_path):
     gray, broken = tmp_path / "gray.png", tmp_path / "broken.png"
     Image.open(colour_photo).convert("L").save(gray)
