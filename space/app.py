@@ -202,14 +202,15 @@ def build_demo(
         colorizing = colorize_button.click(
             colorize, [photo, *colorize_inputs, hints], colorize_outputs, api_name="colorize", preprocess=False
         )
-        # Hints: a new photo gets a new canvas; each click (or clearing them) colorizes again.
+        # Hints: a new photo gets a new canvas; each click (or clearing them) colorizes again. Gradio's default
+        # would drop a click made while the last one is handled, or its colorization: every click counts here.
         photo.change(new_canvas, photo, [canvas, hints], preprocess=False, api_visibility="private")
-        for event in (
-            canvas.select(add_hint, [hints, hint_colour], [canvas, hints], api_visibility="private"),
-            clear_hints.click(handlers.clear_hints, hints, [canvas, hints], api_visibility="private"),
-        ):
+        clicked = canvas.select(add_hint, [hints, hint_colour], [canvas, hints], api_visibility="private",
+                                trigger_mode="multiple", show_progress="hidden")  # fmt: skip
+        cleared = clear_hints.click(handlers.clear_hints, hints, [canvas, hints], api_visibility="private")
+        for event in (clicked, cleared):
             event.success(colorize, [photo, *colorize_inputs, hints], colorize_outputs, preprocess=False,
-                          api_visibility="private")  # fmt: skip
+                          api_visibility="private", trigger_mode="always_last")  # fmt: skip
         comparing = compare_button.click(
             compare, [photo, chosen, *numbers], [message, results[0], results[1], status, *results[2:]],
             api_name="compare", preprocess=False, show_progress="minimal",

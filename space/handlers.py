@@ -173,8 +173,9 @@ def colorize(
         ((_, result),) = run_model(store, model, image, hints=clicks, **options)
         saved.append(save_result(result, folder, stem_of(upload), model, FORMATS[file_format]))
         slider = (save_result(gray_preview(image), folder, stem_of(upload), "gray"), saved[-1])
-        progress = f"Colorized {len(saved)} of {len(uploads)} photos with `{model}`…" if len(uploads) > 1 else ""
-        yield [slider, None, "\n\n".join([progress, *problems])]
+        if len(uploads) > 1:  # one photo's answer comes at once: emptying the download meanwhile moves the page
+            progress = f"Colorized {len(saved)} of {len(uploads)} photos with `{model}`…"
+            yield [slider, None, "\n\n".join([progress, *problems])]
     took = f"`{model}` colorized {len(saved)} of {len(uploads)} photo(s) in {time.perf_counter() - started:.1f} s."
     download = None if not saved else saved[0] if len(uploads) == 1 else zip_files(saved, folder / "colorized.zip")
     yield [slider, download, "\n\n".join([took, *problems])]
