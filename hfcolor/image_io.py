@@ -102,7 +102,12 @@ def open_image(
     oversized file is refused before its pixels take any memory.
     """
     name = describe(source)
-    return _check_size(_open(source, name), name, max_pixels)
+    image = _open(source, name)
+    try:
+        return _check_size(image, name, max_pixels)
+    except ImageReadError:
+        image.close()  # the file, when PIL opened it
+        raise
 
 
 def _check_size(image: Image.Image, name: str, max_pixels: int | None) -> Image.Image:
