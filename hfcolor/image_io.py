@@ -84,13 +84,18 @@ def load_image(
         image.seek(0)  # GIF, TIFF and WebP animations: the first frame
     except (AttributeError, EOFError):
         pass
+    opened, result = (None, None) if isinstance(source, (Image.Image, np.ndarray)) else (image, None)
     try:
         image.load()
         if image.getexif().get(_ORIENTATION, 1) != 1:  # exif_transpose would copy an upright photo too
             image = ImageOps.exif_transpose(image)
-        return _to_rgb(image, keep_gray)
+        result = _to_rgb(image, keep_gray)
+        return result
     except (OSError, SyntaxError, ValueError) as error:  # PIL reports truncation and bad data as these
         raise ImageReadError(name, f"the image data is truncated or corrupt ({error})") from error
+    finally:
+        if opened is not None and opened is not result:
+            opened.close()  # PIL keeps an animation's file open, or a file it failed to read; the result is a copy
 
 
 def open_image(

@@ -1,3 +1,4 @@
+import gc
 import io
 
 import numpy as np
@@ -31,6 +32,19 @@ def test_gif_first_frame(tmp_path):
     frames[0].save(path, save_all=True, append_images=frames[1:])
     loaded = load_image(path)
     assert loaded.mode == "RGB" and loaded.getpixel((5, 5))[0] > 200
+
+
+# An unclosed file warns when it is collected; these make that warning fail the test.
+@pytest.mark.filterwarnings("error::ResourceWarning", "error::pytest.PytestUnraisableExceptionWarning")
+def test_reading_closes_the_files_it_opens(tmp_path, photo):
+    frames = [Image.new("RGB", (20, 10), c) for c in ((255, 0, 0), (0, 0, 255))]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])  # PIL keeps its file open
+    load_image(tmp_path / "anim.gif")
+    data = saved(tmp_path, photo, "whole.jpg").read_bytes()
+    (tmp_path / "half.jpg").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageReadError):
+        load_image(tmp_path / "half.jpg")
+    gc.collect()
 
 
 def test_palette_with_transparency_is_composited_on_white(tmp_path):
