@@ -84,7 +84,8 @@ def load_image(
         image.seek(0)  # GIF, TIFF and WebP animations: the first frame
     except (AttributeError, EOFError):
         pass
-    opened, result = (None, None) if isinstance(source, (Image.Image, np.ndarray)) else (image, None)
+    opened = None if isinstance(source, (Image.Image, np.ndarray)) else image  # a file this call opened
+    result = None
     try:
         image.load()
         if image.getexif().get(_ORIENTATION, 1) != 1:  # exif_transpose would copy an upright photo too

@@ -93,9 +93,8 @@ def fit_chroma(lightness: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.
         borderMode=cv2.BORDER_REPLICATE,  # L* outside [0, 100] takes the limit at 0 or 100: none
     )
     scale = cv2.divide(limit, chroma)  # inf, or NaN for 0 / 0 (L* 0 or 100 with no chroma)
-    np.fmin(
-        scale, np.float32(1.0), out=scale
-    )  # fmin, not minimum: NaN becomes 1, and a pixel with no chroma keeps none
+    # fmin, not minimum: NaN becomes 1, and a pixel with no chroma keeps none.
+    np.fmin(scale, np.float32(1.0), out=scale)
     return cv2.multiply(a, scale), cv2.multiply(b, scale)
 
 

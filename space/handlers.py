@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import NoReturn
 
 import gradio as gr
-from PIL import Image, ImageColor, ImageDraw
+from PIL import Image, ImageDraw
 from skimage import data as skimage_data
 
 from hfcolor import Hints, ImageReadError, load_image, save_image
+from hfcolor.hints import colour_ab
 from hfcolor.metrics import SSIM_MIN_SIDE, against_truth, is_black_and_white
 from hfcolor.pipelines import gray_preview
 from hfcolor.pipelines.store import ModelLoadError, ModelStore
@@ -323,8 +324,8 @@ def add_hint(hints: dict, colour: str, where: list) -> tuple[str | None, dict]:
     if not hints or not isinstance(where, (list, tuple)) or len(where) != 2:
         return hints.get("base") if hints else None, hints or {}
     try:
-        ImageColor.getrgb(colour)
-    except (ValueError, TypeError, AttributeError):
+        colour_ab(colour)
+    except (ValueError, TypeError):
         refuse(f"A hint colour is #rrggbb, not {html.escape(repr(colour))}.", "Invalid setting")
     points = [*hints["points"], [float(where[0]), float(where[1]), colour]][-MAX_HINTS:]
     return draw_hints(hints["base"], points), {**hints, "points": points}
