@@ -41,7 +41,7 @@ import torch
 from PIL import Image
 from skimage import data as skimage_data
 
-from hfcolor.bench import median_ms
+from hfcolor.bench import environment, json_from_fresh_process, median_ms, run_case
 
 SIZES = ((512, 512), (4000, 3000))
 LARGE = 4_000_000
@@ -207,7 +207,7 @@ def openmp_waiting(model: str, runs: int) -> dict[str, dict[str, float]]:
         for load in ("idle", "busy"):
             busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if load == "busy" else None
             try:
-                timings = in_fresh_process({"kind": "forward", "model": model, "runs": runs}, 2, extra=variables)
+                timings = in_fresh_process({"kind": "forward", "model": model, "runs": runs}, 2, variables=variables)
             finally:
                 if busy:
                     busy.kill()
@@ -216,15 +216,10 @@ def openmp_waiting(model: str, runs: int) -> dict[str, dict[str, float]]:
     return rows
 
 
-def in_fresh_process(case: dict, threads: int, checkout: str | None = None, extra: dict | None = None) -> dict:
-    environment = {**os.environ, "OMP_NUM_THREADS": str(threads), **(extra or {})}
-    if checkout:
-        environment["PYTHONPATH"] = str(Path(checkout).resolve())
+def in_fresh_process(case: dict, threads: int, checkout: str | None = None, variables: dict | None = None) -> dict:
     command = [sys.executable, __file__, "--case", json.dumps(case)]
-    completed = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
-    if completed.returncode:
-        raise RuntimeError(f"{case} failed: {completed.stderr.strip().splitlines()[-1:]}")
-    return json.loads(completed.stdout.splitlines()[-1])
+    checkout = str(Path(checkout).resolve()) if checkout else None
+    return json_from_fresh_process(command, threads, checkout, **(variables or {}))
 
 
 def print_stages(rows: dict[tuple, dict[str, float]]) -> None:
@@ -252,13 +247,9 @@ def main() -> None:
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        case = json.loads(args.case)
-        kind = case.pop("kind")
-        print(json.dumps({"end_to_end": end_to_end, "stages": stages, "forward": forward}[kind](**case)))
-        return
+        return run_case(args.case, {"end_to_end": end_to_end, "stages": stages, "forward": forward})
 
     from hfcolor import DEFAULT_MODEL
-    from hfcolor.bench import environment
 
     model = args.model or DEFAULT_MODEL
     print(f"{environment()}; model {model}; median of {args.runs} runs (1 for scikit-image over 4 MP)\n")

@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +26,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np
 from PIL import Image
 from skimage import data as skimage_data
+
+from hfcolor.bench import environment, json_from_fresh_process, run_case, write_clip
 
 WIDTH, HEIGHT, FPS = 640, 360, 25
 
@@ -43,8 +44,6 @@ def camera_motion(count: int) -> list[np.ndarray] | object:
 
 
 def make_clip(path: Path, count: int) -> Path:
-    from hfcolor.bench import write_clip
-
     return write_clip(path, camera_motion(count), FPS, tone_hz=330.0)
 
 
@@ -108,12 +107,7 @@ def stages(model: str, clip: str, out: str) -> dict:
 
 
 def fresh(case: dict, threads: int) -> dict:
-    environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    command = [sys.executable, __file__, "--case", json.dumps(case)]
-    completed = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
-    if completed.returncode:
-        raise SystemExit(f"{case['kind']} failed: {completed.stderr.strip()[-800:]}")
-    return json.loads(completed.stdout.splitlines()[-1])
+    return json_from_fresh_process([sys.executable, __file__, "--case", json.dumps(case)], threads)
 
 
 def main() -> None:
@@ -124,13 +118,9 @@ def main() -> None:
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        case = json.loads(args.case)
-        kind = case.pop("kind")
-        print(json.dumps({"end_to_end": end_to_end, "stages": stages}[kind](**case)))
-        return
+        return run_case(args.case, {"end_to_end": end_to_end, "stages": stages})
 
     from hfcolor import DEFAULT_MODEL
-    from hfcolor.bench import environment
 
     model = args.model or DEFAULT_MODEL
     print(f"{environment()}; model {model}; {WIDTH}x{HEIGHT} at {FPS} fps, with sound\n")

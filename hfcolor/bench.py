@@ -139,6 +139,33 @@ def _gpu_throughput(model, batch: int, runs: int) -> dict:
     return result
 
 
+def json_from_fresh_process(
+    command: list[str], threads: int | None = None, pythonpath: str | None = None, **variables: str
+) -> dict:
+    """Run a Python ``command`` in a new process and return the JSON its last line of output prints.
+
+    A fresh process gives a measurement its own peak RSS, thread count (``OMP_NUM_THREADS``) and
+    imports (``pythonpath``: time an older checkout); ``variables`` are more environment variables.
+    A failure raises ``RuntimeError`` with the last line the process wrote to stderr.
+    """
+    environment = {**os.environ, **variables}
+    if threads is not None:
+        environment["OMP_NUM_THREADS"] = str(threads)
+    if pythonpath is not None:
+        environment["PYTHONPATH"] = str(pythonpath)
+    completed = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
+    if completed.returncode:
+        raise RuntimeError((completed.stderr.strip().splitlines() or ["no output"])[-1])
+    return json.loads(completed.stdout.splitlines()[-1])
+
+
+def run_case(case: str, kinds: dict[str, Callable[..., dict]]) -> None:
+    """The child's side of a benchmark script re-run with ``--case JSON``: call ``kinds[case["kind"]]``
+    with the case's other keys and print its result as JSON, for :func:`json_from_fresh_process`."""
+    arguments = json.loads(case)
+    print(json.dumps(kinds[arguments.pop("kind")](**arguments)))
+
+
 def run_bench(models: list[str] | None = None, **settings) -> list[dict]:
     """Measure each model in a fresh subprocess, printing progress; returns one row per model.
 
@@ -155,14 +182,12 @@ def run_bench(models: list[str] | None = None, **settings) -> list[dict]:
         print(f"[{index}/{len(names)}] {name} ...", end=" ", flush=True, file=sys.stderr)
         spec = {"name": name, **settings}
         start = time.perf_counter()
-        command = [sys.executable, "-m", "hfcolor.bench", json.dumps(spec)]
-        completed = subprocess.run(command, capture_output=True, text=True, check=False)
-        if completed.returncode:
-            error = (completed.stderr.strip().splitlines() or ["no output"])[-1]
-            rows.append({"model": name, "error": error})
+        try:
+            rows.append(json_from_fresh_process([sys.executable, "-m", "hfcolor.bench", json.dumps(spec)]))
+        except RuntimeError as error:
+            rows.append({"model": name, "error": str(error)})
             print(f"failed: {error}", file=sys.stderr)
             continue
-        rows.append(json.loads(completed.stdout.splitlines()[-1]))
         print(f"{time.perf_counter() - start:.1f} s", file=sys.stderr)
     return rows
 

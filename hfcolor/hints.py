@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse
-import scipy.sparse.linalg
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageColor
@@ -155,6 +153,8 @@ def spread_hints(ab: torch.Tensor, lightness: torch.Tensor, hints: torch.Tensor,
 def _spread(error: np.ndarray, lightness: np.ndarray, hinted: np.ndarray) -> np.ndarray:
     """The smooth field (2, H, W) equal to ``error`` at ``hinted`` cells that varies least across cells
     of similar ``lightness`` (L* units): (graph Laplacian + hinted + leak) x = hinted * error."""
+    import scipy.sparse.linalg  # here, not on top: a quarter of a second off every `import hfcolor`
+
     height, width = lightness.shape
     lightness = lightness.astype(np.float64)
     cells = np.arange(height * width).reshape(height, width)

@@ -215,25 +215,29 @@ def compare(store: ModelStore, photo, chosen, samples, steps, seed, score=False,
     colour = bool(score) or not is_black_and_white(image)
     gallery += [(save_result(image, folder, stem, "ground_truth"), TRUTH_LABEL)] if colour else []
     results, pairs, lines = [], {}, {name: f"- `{name}`: waiting" for name in names}
-    for name in names:
-        lines[name] = f"- `{name}`: working…"
-        yield compare_outputs(
-            store, f"Colorizing this {image.width}x{image.height} photo…", gallery, lines, pairs=pairs
-        )
+    working = f"Colorizing this {image.width}x{image.height} photo…"
+    lines[names[0]] = f"- `{names[0]}`: working…"
+    yield compare_outputs(store, working, gallery, lines, pairs=pairs)
+    for index, name in enumerate(names):
         began = time.perf_counter()
         try:
             produced = run_model(store, name, image, samples, steps, seed)
         except ModelLoadError as error:
             lines[name] = f"- ⚠️ `{name}` could not be loaded: {html.escape(str(error).splitlines()[0])}"
-            continue
         except Exception as error:  # noqa: BLE001  (one model failing on this photo must not cost the others' results)
             lines[name] = f"- ⚠️ `{name}` failed on this photo: {html.escape(str(error).splitlines()[0])}"
-            continue
-        summary = f": {html.escape(store.summary(name))}" if store.summary(name) else ""
-        lines[name] = f"- ✓ `{name}`, {time.perf_counter() - began:.1f} s{summary}"
-        results += produced
-        gallery += [(save_result(result, folder, stem, label), label) for label, result in produced]
-        pairs[name] = (gallery[0][0], gallery[-len(produced)][0])  # each model's first result
+        else:
+            summary = f": {html.escape(store.summary(name))}" if store.summary(name) else ""
+            lines[name] = f"- ✓ `{name}`, {time.perf_counter() - began:.1f} s{summary}"
+            results += produced
+            gallery += [(save_result(result, folder, stem, label), label) for label, result in produced]
+            pairs[name] = (gallery[0][0], gallery[-len(produced)][0])  # each model's first result
+        # Each result is shown as soon as it is made: the last one must not wait for the scores.
+        if index + 1 < len(names):
+            lines[names[index + 1]] = f"- `{names[index + 1]}`: working…"
+            yield compare_outputs(store, working, gallery, lines, pairs=pairs)
+        elif colour and results:
+            yield compare_outputs(store, "Scoring the results against the ground truth…", gallery, lines, pairs=pairs)
     rows, title, notes = score_rows(image, results, bool(score)) if colour and results else ([], "", [])
     took = f"{len(pairs)} of {len(names)} models colorized this {image.width}x{image.height} photo"
     message = f"{took} in {time.perf_counter() - started:.1f} s." + "".join(f"\n\n⚠️ {note}" for note in notes)

@@ -264,14 +264,25 @@ def test_an_upload_is_described_or_flagged_at_once(space, colour_photo, tmp_path
 def test_compare_streams_each_model_as_it_finishes(space, store, colour_photo, tmp_path):
     names = ["bins_cnn.l2", "pix2pix_unet.seed003"]
     steps = list(space.handlers.compare(store, upload(colour_photo), names, 1, 2, 0, max_pixels=10**6, cache=tmp_path))
-    assert len(steps) == 3  # before each model, then the end
-    first, second, last = ([item[1] for item in step[1]] for step in steps)
+    assert len(steps) == 4  # before the first model, after each (the last one's result before the scoring), the end
+    first, second, third, last = ([item[1] for item in step[1]] for step in steps)
     assert first == ["input, as the models see it", "ground truth (your colour photo)"]
-    assert second == [*first, "bins_cnn.l2"] and last == [*second, "pix2pix_unet.seed003"]
+    assert second == [*first, "bins_cnn.l2"] and third == last == [*second, "pix2pix_unet.seed003"]
     assert "- `bins_cnn.l2`: working" in steps[0][0] and "`pix2pix_unet.seed003`: waiting" in steps[0][0]
     assert "✓ `bins_cnn.l2`, " in steps[1][0] and "- `pix2pix_unet.seed003`: working" in steps[1][0]
+    assert steps[2][0].startswith("Scoring") and "✓ `pix2pix_unet.seed003`, " in steps[2][0]
     assert steps[-1][0].startswith("2 of 2 models colorized this 251x167 photo in ")
-    assert [step[2].visible for step in steps] == [False, False, True]  # the scores come last
+    assert [step[2].visible for step in steps] == [False, False, False, True]  # the scores come last
+
+
+def test_compare_on_a_black_and_white_photo_ends_with_the_last_result(space, store, colour_photo, tmp_path):
+    gray = tmp_path / "gray.png"
+    Image.open(colour_photo).convert("L").save(gray)
+    steps = list(
+        space.handlers.compare(store, upload(gray), ["bins_cnn.l2"], 1, 2, 0, max_pixels=10**6, cache=tmp_path)
+    )
+    assert len(steps) == 2  # no scores to wait for: the result comes with the end
+    assert [item[1] for item in steps[-1][1]] == ["input, as the models see it", "bins_cnn.l2"]
 
 
 def test_a_refused_request_first_clears_the_previous_answer(space, store, tmp_path):
