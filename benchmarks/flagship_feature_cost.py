@@ -12,23 +12,13 @@ the disk they take (fp16) and fixed crops (no random-resized crops). It prints b
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 
 from hfcolor import create_model
+from hfcolor.bench import median_ms
+from hfcolor.color import gray_rgb
 from hfcolor.objectives import SupervisedObjective
-
-
-def median_seconds(step, runs: int) -> float:
-    step()  # warm-up
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,9 +41,9 @@ def main(argv: list[str] | None = None) -> None:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    step = median_seconds(train_step, args.runs) / args.batch
-    encoder = median_seconds(lambda: model.encoder(model.gray_rgb(lightness)), args.runs) / args.batch
-    maps = model.encoder(model.gray_rgb(lightness[:1]))
+    step = median_ms(train_step, args.runs) / 1000 / args.batch
+    encoder = median_ms(lambda: model.encoder(gray_rgb(lightness) * 255), args.runs) / 1000 / args.batch
+    maps = model.encoder(gray_rgb(lightness[:1]) * 255)
     stored_bytes = sum(m.numel() for m in maps) * 2  # fp16
     print(f"{torch.get_num_threads()} threads, {size} px, batch {args.batch}, median of {args.runs}")
     print(f"training step, features on the fly: {step * 1000:.0f} ms/photo")

@@ -227,6 +227,15 @@ def model_space_to_rgb(lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tenso
     return lab_to_rgb(fit_to_gamut(lab))
 
 
+def gray_rgb(lightness: torch.Tensor) -> torch.Tensor:
+    """Normalised L* (B, 1, H, W) -> the gray photo it describes, sRGB (B, 3, H, W) in [0, 1]: what an
+    ImageNet network is shown of a black-and-white photo. In float32 even under autocast: the
+    conversion needs the precision."""
+    with torch.autocast(lightness.device.type, enabled=False):
+        lightness_100 = denormalize_lightness(lightness.float())
+        return lab_to_rgb(torch.cat([lightness_100, torch.zeros_like(lightness_100).expand(-1, 2, -1, -1)], dim=1))
+
+
 # ----------------------------------------------------------------------------------------------
 # a*b* quantisation for the classification models.
 #

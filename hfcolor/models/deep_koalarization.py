@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..color import denormalize_lightness, lab_to_rgb
+from ..color import gray_rgb
 from ..inception import FEATURES as INCEPTION_FEATURES
 from ..inception import InceptionFeatures
 from .base import ColorizationModel
@@ -159,15 +159,13 @@ class DeepKoalarization(ColorizationModel):
 
     def image_embedding(self, lightness: torch.Tensor) -> torch.Tensor:
         """Normalised L* (B, 1, H, W) -> the classifier's output (B, embedding_dim) on the gray photo."""
-        # In float32 even under autocast: the colour conversion needs the precision, and antialiased
-        # resizing has no bfloat16 kernel on the CPU.
+        # In float32 even under autocast: antialiased resizing has no bfloat16 kernel on the CPU.
         with torch.autocast(lightness.device.type, enabled=False):
-            lightness_100 = denormalize_lightness(lightness.float())
-            neutral_lab = torch.cat([lightness_100, torch.zeros_like(lightness_100).expand(-1, 2, -1, -1)], dim=1)
+            gray = gray_rgb(lightness)
             if self.inception is not None:
-                return self.inception(lab_to_rgb(neutral_lab) * 255).to(lightness.dtype)
+                return self.inception(gray * 255).to(lightness.dtype)
             size = (self.embedding_size, self.embedding_size)
-            gray = F.interpolate(lab_to_rgb(neutral_lab), size=size, mode="bilinear", antialias=True)
+            gray = F.interpolate(gray, size=size, mode="bilinear", antialias=True)
             mean = torch.tensor(IMAGENET_MEAN, device=gray.device).view(1, 3, 1, 1)
             std = torch.tensor(IMAGENET_STD, device=gray.device).view(1, 3, 1, 1)
             gray = ((gray - mean) / std).to(lightness.dtype)

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..color import GamutABBins, denormalize_lightness, lab_to_rgb, normalize_ab
+from ..color import GamutABBins, gray_rgb, normalize_ab
 from ..inception import PYRAMID_MIN_SIZE, InceptionPyramid
 from .base import ClassRebalancing, ColorizationModel
 from .registry import register
@@ -116,13 +116,6 @@ class InceptionColorizer(ClassRebalancing, ColorizationModel):
         self.decode_1 = _conv(half + full, full)
         self.ab_head = nn.Conv2d(full, 2, 1)
 
-    def gray_rgb(self, lightness: torch.Tensor) -> torch.Tensor:
-        """Normalised L* (B, 1, H, W) -> the gray photo in sRGB (B, 3, H, W) valued 0-255, the encoder's input."""
-        with torch.autocast(lightness.device.type, enabled=False):
-            lightness_100 = denormalize_lightness(lightness.float())
-            neutral = torch.cat([lightness_100, torch.zeros_like(lightness_100).expand(-1, 2, -1, -1)], dim=1)
-            return lab_to_rgb(neutral) * 255
-
     def stage_widths(self) -> list[int]:
         """Channels at each point :meth:`heads` calls ``guide``: the pyramid's scales, then L* at 1/4, 1/2, 1."""
         return [p[0].out_channels for p in self.projections] + [
@@ -139,7 +132,7 @@ class InceptionColorizer(ClassRebalancing, ColorizationModel):
             raise ValueError(
                 f"{type(self).__name__} needs at least {PYRAMID_MIN_SIZE} px a side; got {tuple(lightness.shape[-2:])}"
             )
-        pyramid = self.encoder(self.gray_rgb(lightness))
+        pyramid = self.encoder(gray_rgb(lightness) * 255)
         pyramid = [project(features.to(lightness.dtype)) for project, features in zip(self.projections, pyramid)]
         full = self.lightness_1(lightness)
         half = self.lightness_2(full)
