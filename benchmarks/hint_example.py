@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
 from PIL import Image, ImageDraw
 from skimage import data as skimage_data
 
 from hfcolor import DEFAULT_MODEL, Colorizer, Hints
 from hfcolor.bench import median_ms
+from hfcolor.hardware import set_threads
 
 SIZE = 384
 # (x, y, colour) on the 384x384 photo: the suit (torso and arms) in blue, a flag stripe in green.
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     large = photo.resize((512, 512))
     hints = Hints(points=[(x * 512 / SIZE, y * 512 / SIZE, colour) for x, y, colour in POINTS])
     for threads in args.threads:
-        torch.set_num_threads(threads)
+        set_threads(threads)
         alone_ms = median_ms(lambda: colorizer(large), 5)
         hinted_ms = median_ms(lambda: colorizer(large, hints=hints), 5)
         print(f"512x512, {threads} thread(s): {hinted_ms:.0f} ms with {len(POINTS)} hints, {alone_ms:.0f} ms without")

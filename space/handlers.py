@@ -340,7 +340,7 @@ def clear_hints(hints: dict) -> tuple[str | None, dict]:
 
 
 def draw_hints(base: str, points: list) -> str:
-    canvas = Image.open(base).convert("RGB")
+    canvas = load_image(base)  # RGB, and the file closed once read
     draw, radius = ImageDraw.Draw(canvas), max(4, max(canvas.size) // 90)
     for x, y, colour in points:
         draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour, outline="white", width=2)
