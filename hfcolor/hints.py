@@ -135,24 +135,29 @@ def spread_hints(ab: torch.Tensor, lightness: torch.Tensor, hints: torch.Tensor,
     and prediction spreads over cells of similar lightness, as Levin et al. ("Colorization using
     Optimization", 2004) spread scribbles, but applied to the model's error rather than to a gray
     photo. The spreading is solved on a grid of half the size (a sparse linear system per photo,
-    about 30 ms at 112x112) and upsampled. A photo with no hint is unchanged.
+    about 30 ms at 112x112) and upsampled. A photo with no hint is unchanged. Differentiable in
+    ``ab``, so that a model that takes hints can train with the spreading after it.
     """
     size = [(side + 1) // 2 for side in ab.shape[-2:]]
     coverage = F.adaptive_avg_pool2d(mask.float(), size)
     error = F.adaptive_avg_pool2d((hints - ab).float() * mask, size) / coverage.clamp(min=1e-6)
-    lum = F.adaptive_avg_pool2d(lightness.float(), size) * L_SCALE
-    correction = torch.zeros_like(error)
+    lum = F.adaptive_avg_pool2d(lightness.float(), size).detach() * L_SCALE
+    corrections = []
     for index in range(len(ab)):
-        hinted = coverage[index, 0].numpy() > 0
+        hinted = coverage[index, 0].detach().cpu().numpy() > 0
         if hinted.any():
-            correction[index] = torch.from_numpy(_spread(error[index].numpy(), lum[index, 0].numpy(), hinted))
-    correction = F.interpolate(correction, size=ab.shape[-2:], mode="bilinear", align_corners=False)
+            lum_cells = lum[index, 0].cpu().numpy()
+            corrections.append(_SpreadSolve.apply(error[index], _spreading_system(lum_cells, hinted)))
+        else:
+            corrections.append(torch.zeros_like(error[index]))
+    correction = F.interpolate(torch.stack(corrections), size=ab.shape[-2:], mode="bilinear", align_corners=False)
     return torch.where(mask.bool(), hints, ab + correction.to(ab.dtype)).clamp(-1, 1)
 
 
-def _spread(error: np.ndarray, lightness: np.ndarray, hinted: np.ndarray) -> np.ndarray:
-    """The smooth field (2, H, W) equal to ``error`` at ``hinted`` cells that varies least across cells
-    of similar ``lightness`` (L* units): (graph Laplacian + hinted + leak) x = hinted * error."""
+def _spreading_system(lightness: np.ndarray, hinted: np.ndarray):
+    """(the factorised system, the pin of each cell) that spreads an error over a photo's cells: the
+    smooth field equal to the error at ``hinted`` cells that varies least across cells of similar
+    ``lightness`` (L* units) solves (graph Laplacian + hinted + leak) x = hinted * error."""
     import scipy.sparse.linalg  # here, not on top: a quarter of a second off every `import hfcolor`
 
     height, width = lightness.shape
@@ -167,7 +172,25 @@ def _spread(error: np.ndarray, lightness: np.ndarray, hinted: np.ndarray) -> np.
     ties = ties + ties.T
     pinned = hinted.ravel() * 1e3  # hinted cells keep the hint (up to 0.1% of the error)
     system = scipy.sparse.diags(np.asarray(ties.sum(axis=1)).ravel() + pinned + SPREAD_LEAK) - ties
-    factors = scipy.sparse.linalg.splu(system.tocsc(), permc_spec="MMD_AT_PLUS_A")  # the system is symmetric
-    return np.stack([factors.solve(pinned * channel.astype(np.float64).ravel()) for channel in error]).reshape(
-        error.shape
-    )
+    return scipy.sparse.linalg.splu(system.tocsc(), permc_spec="MMD_AT_PLUS_A"), pinned
+
+
+class _SpreadSolve(torch.autograd.Function):
+    """x = system^-1 (pin * error) for each channel of ``error`` (2, H, W). The system is symmetric, so
+    the gradient reuses its factors: d error = pin * system^-1 (d x)."""
+
+    @staticmethod
+    def forward(ctx, error: torch.Tensor, system) -> torch.Tensor:
+        ctx.system = system
+        return _solve(system, error, pinned_first=True)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return _solve(ctx.system, grad, pinned_first=False), None
+
+
+def _solve(system, field: torch.Tensor, pinned_first: bool) -> torch.Tensor:
+    factors, pinned = system
+    values = field.detach().cpu().numpy().astype(np.float64).reshape(len(field), -1)
+    solved = [factors.solve(pinned * v) if pinned_first else pinned * factors.solve(v) for v in values]
+    return torch.from_numpy(np.stack(solved).reshape(field.shape)).to(field)

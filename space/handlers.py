@@ -155,6 +155,8 @@ def colorize(
             refuse(f"At most {MAX_BATCH} photos at once, not {len(uploads)}.", "Too many photos")
         if file_format not in FORMATS:
             refuse(f"The format must be one of {', '.join(FORMATS)}, not {html.escape(repr(file_format))}.")
+        if hints and hints.get("points") and not photos:  # a model built to take hints, if one is offered
+            model = store.for_hints(model)
         options = {"vividness": check_share(strength, "Colour strength")} if "vividness" in store.options(model) else {}
         store.get(model)
     except ModelLoadError as error:

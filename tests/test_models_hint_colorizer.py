@@ -1,16 +1,20 @@
 """hint_colorizer: the flagship steered by colour hints; the hints' path from the API, CLI and evaluation."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 import torch
 from conftest import load_script, needs_inception, tiny_config, tiny_model
 from PIL import Image
+from safetensors.torch import load_file
 
-from hfcolor import Colorizer, Hints
+from hfcolor import Colorizer, Hints, load_model
 from hfcolor.cli import main as cli
 from hfcolor.evaluation import Protocol, evaluate
+from hfcolor.hints import spread_hints
+from hfcolor.models.base import CheckpointError
 from hfcolor.models.hint_colorizer import HintColorizer
 
 pytestmark = needs_inception
@@ -25,9 +29,9 @@ def hinted(model: HintColorizer) -> HintColorizer:
     return model.eval()
 
 
-def one_hint(row: int, column: int, ab=(0.6, 0.4)) -> dict[str, torch.Tensor]:
-    hints, mask = torch.zeros(1, 2, SIZE, SIZE), torch.zeros(1, 1, SIZE, SIZE)
-    hints[0, :, row, column], mask[0, 0, row, column] = torch.tensor(ab), 1
+def one_hint(row: int, column: int, ab=(0.6, 0.4), batch_size: int = 1) -> dict[str, torch.Tensor]:
+    hints, mask = torch.zeros(batch_size, 2, SIZE, SIZE), torch.zeros(batch_size, 1, SIZE, SIZE)
+    hints[:, :, row, column], mask[:, 0, row, column] = torch.tensor(ab).view(1, 2), 1
     return {"hints": hints, "hint_mask": mask}
 
 
@@ -42,11 +46,38 @@ def test_a_new_hint_model_starts_as_exactly_the_flagship_it_copies(tmp_path):
     with torch.no_grad():
         expected = flagship(lightness)
         assert torch.equal(model(lightness), expected)
-        assert torch.equal(model(lightness, **one_hint(5, 5)), expected)  # its hint layers start at zero
+        hint = one_hint(5, 5, batch_size=2)  # its hint layers start at zero: only the spreading acts
+        assert torch.equal(
+            model(lightness, **hint), spread_hints(expected, lightness, hint["hints"], hint["hint_mask"])
+        )
     other = tiny_config("inception_colorizer.base") | {"decoder_channels": [8, 8, 16]}
     tiny_model("inception_colorizer.base", **other).save_pretrained(tmp_path / "other")
     with pytest.raises(ValueError, match="is not an inception_colorizer of this config"):
         tiny_model("hint_colorizer.base", start_from=str(tmp_path / "other")).fetch_pretrained_parts()
+
+
+def test_a_hint_model_on_a_frozen_flagship_saves_its_hint_layers_alone_and_loads_them_on_it(tmp_path):
+    torch.manual_seed(0)
+    tiny_model("inception_colorizer.base").eval().save_pretrained(tmp_path / "flagship")
+    model = tiny_model("hint_colorizer.base", start_from=str(tmp_path / "flagship"))
+    model.fetch_pretrained_parts()
+    hinted(model).save_pretrained(tmp_path / "hint")
+    assert set(load_file(tmp_path / "hint" / "model.safetensors")) == {
+        f"hint_layers.{index}.weight" for index in range(len(model.hint_layers))
+    }
+    lightness, hint = model.example_inputs(batch_size=2)[0], one_hint(4, 6, batch_size=2)
+    with torch.no_grad():
+        assert torch.equal(load_model(tmp_path / "hint")(lightness, **hint), model(lightness, **hint))
+    # Still strict: a file that also holds the flagship's tensors is not this adapter's.
+    whole = tiny_model("hint_colorizer.base", start_from=str(tmp_path / "flagship"), freeze_flagship=False)
+    whole.save_pretrained(tmp_path / "whole")
+    shutil.copytree(tmp_path / "hint", tmp_path / "tampered")
+    shutil.copy(tmp_path / "whole" / "model.safetensors", tmp_path / "tampered" / "model.safetensors")
+    with pytest.raises(CheckpointError, match="unexpected ab_head.bias"):
+        load_model(tmp_path / "tampered")
+    shutil.rmtree(tmp_path / "flagship")  # an adapter without its flagship cannot load, and says why
+    with pytest.raises(CheckpointError, match="flagship"):
+        load_model(tmp_path / "hint")
 
 
 @pytest.mark.parametrize("freeze", [True, False])

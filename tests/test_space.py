@@ -16,7 +16,7 @@ import gradio as gr
 import numpy as np
 import pytest
 import torch
-from conftest import load_script, panning, tiny_model, write_clip
+from conftest import load_script, needs_inception, panning, tiny_model, write_clip
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from huggingface_hub.repocard import metadata_load
@@ -350,6 +350,24 @@ def test_clicked_hints_colour_the_place_they_fall_on_at_the_photos_scale(space, 
     assert space.handlers.clear_hints(hints)[1]["points"] == []
     with pytest.raises(gr.Error, match="#rrggbb"):
         space.handlers.add_hint(hints, "javascript:alert(1)", [1, 1])
+
+
+@needs_inception
+def test_clicks_are_given_to_a_hint_model_built_on_the_model_if_one_is_offered(space, colour_photo, tmp_path):
+    torch.manual_seed(0)
+    flagship = tmp_path / "flagship"
+    tiny_model("inception_colorizer.base").save_pretrained(flagship)
+    hint_model = tiny_model("hint_colorizer.base", start_from=str(flagship))
+    hint_model.fetch_pretrained_parts()
+    hint_model.save_pretrained(tmp_path / "hint")
+    store = space.ModelStore({str(flagship): flagship, "hint": tmp_path / "hint"}, {}, [])
+    assert store.for_hints(str(flagship)) == "hint" and store.for_hints("hint") == "hint"
+    clicks = {"size": [251, 167], "points": [[60, 140, "#2050c0"]]}
+    for given, used in ((None, str(flagship)), (clicks, "hint"), ({**clicks, "points": []}, str(flagship))):
+        *_, (_, _, message) = space.handlers.colorize(
+            store, str(flagship), upload(colour_photo), None, 0.5, "PNG", given, max_pixels=10**6, cache=tmp_path
+        )
+        assert message.startswith(f"`{used}` colorized 1 of 1")
 
 
 # -- the API, as gradio_client sees it ----------------------------------------------------------

@@ -109,6 +109,35 @@ def test_overfitting_eight_images_drives_the_loss_down(photo_folder, tmp_path):
     assert last["loss"]["generator"] < 0.5 * first["loss"]["generator"]
 
 
+@pytest.mark.parametrize("name", ["constant", "constant_with_warmup", "linear", "cosine", "piecewise_constant"])
+def test_learning_rate_schedules_are_diffusers_own(name):
+    from diffusers.optimization import get_scheduler
+
+    def rates(scheduler) -> list[float]:
+        found = []
+        for _ in range(60):
+            found.append(scheduler.get_last_lr()[0])
+            scheduler.optimizer.step()
+            scheduler.step()
+        return found
+
+    def optimizer():
+        return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+
+    settings = {"num_warmup_steps": 7, "num_training_steps": 50, "step_rules": "1:20,0.5:30,0.1"}
+    theirs = rates(get_scheduler(name, optimizer(), **settings))
+    ours = rates(torch.optim.lr_scheduler.LambdaLR(optimizer(), train.lr_factor(name, 7, 50, "1:20,0.5:30,0.1")))
+    assert ours == pytest.approx(theirs, abs=1e-12)
+    assert (len(set(ours)) == 1) == (name == "constant")  # the rate really moves, where it should
+
+
+def test_unknown_schedules_and_malformed_step_rules_are_refused():
+    with pytest.raises(SystemExit):
+        train.parse_args(["--model", "pix2pix_unet.seed003", "--lr_scheduler", "cosine_with_restarts"])
+    with pytest.raises(ValueError, match="expected 'FACTOR:UNTIL_STEP"):
+        train.lr_factor("piecewise_constant", 0, 10, "1:many,0.1")
+
+
 def test_nan_loss_stops_with_a_clear_message(photo_folder, tmp_path, monkeypatch):
     monkeypatch.setattr(
         train.SupervisedObjective, "__call__", lambda self, model, lightness, ab: model(lightness).sum() * float("nan")

@@ -4,7 +4,7 @@
 
 Run it after any change to what the evaluation protocol measures (the colour pipeline, a metric):
 each card's "## Evaluation" section and comparison.jpg are replaced by fresh ones, scored as
-``ship_weights.py`` scores them (the split and vividness settings are read from the card's own
+``ship_weights.py`` scores them (the split, vividness and hints settings are read from the card's own
 "Reproduce" line), and every table row that changed is printed, old and new, so a change that
 moves the numbers is seen. ``--data_root`` writes that folder as ``DATA`` throughout the card.
 """
@@ -30,11 +30,13 @@ def refresh(name: str, data: str, data_root: str | None) -> list[str]:
         raise ValueError(f"{path}: no evaluation section with a Reproduce line to refresh")
     split = re.search(r"--split (\S+)", reproduce.group(1))
     vividness = re.search(r"--vividness ([\d. ]+)", reproduce.group(1))
+    hints = re.search(r"--hints ([\d ]+)", reproduce.group(1))
     section = ship_weights.evaluation_section(
         name,
         data,
         split.group(1) if split else "validation",
         [float(v) for v in vividness.group(1).split()] if vividness else [],
+        [int(n) for n in hints.group(1).split()] if hints else [],
     )
     old_rows = [line for line in SECTION.search(card).group(0).splitlines() if line.startswith("| `")]
     card = SECTION.sub(lambda _: section + "\n", card, count=1)  # the match ends before the blank line

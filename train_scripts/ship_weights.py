@@ -75,10 +75,13 @@ def comparison_picture(name: str, vividness: list[float]) -> None:
     evaluation.grid(tile=96).save(SHIPPED_WEIGHTS / name / "comparison.jpg", quality=85)
 
 
-def evaluation_section(name: str, data: str, split: str, vividness: list[float]) -> str:
+def evaluation_section(name: str, data: str, split: str, vividness: list[float], hints: list[int] = ()) -> str:
     """The card's "## Evaluation" section for the shipped copy of ``name``, scored now by the protocol
-    exactly as users load it; its comparison.jpg is written beside the weights."""
-    evaluation = evaluate_source([name], data, split, protocol=Protocol(), grid_rows=0, vividness=vividness)
+    exactly as users load it (with each number of simulated ``hints``, if any); its comparison.jpg is
+    written beside the weights."""
+    evaluation = evaluate_source(
+        [name], data, split, protocol=Protocol(), grid_rows=0, vividness=vividness, hints=hints
+    )
     comparison_picture(name, vividness)
     scores = evaluation.to_dict()["models"]
     gray_scores = scores.pop(GRAY)["scores"]
@@ -90,6 +93,7 @@ def evaluation_section(name: str, data: str, split: str, vividness: list[float])
         for row, row_scores in scores.items()
     ]
     settings = " --vividness " + " ".join(f"{v:g}" for v in vividness) if vividness else ""
+    settings += " --hints " + " ".join(map(str, hints)) if hints else ""
     section = "\n".join(
         [
             "## Evaluation",
@@ -116,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--vividness", nargs="+", type=float, default=(), help="score a model that offers it at each of these settings"
     )
+    parser.add_argument("--hints", nargs="+", type=int, default=(), help="score with this many simulated hints too")
     parser.add_argument(
         "--data_root", help="the folder of datasets, written DATA in the card (paths mean nothing elsewhere)"
     )
@@ -150,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             *training_record(args.run, args.before),
             *strength,
             "",
-            evaluation_section(args.name, args.data, args.split, args.vividness),
+            evaluation_section(args.name, args.data, args.split, args.vividness, args.hints),
             "",
             "## Known failure modes",
             "",

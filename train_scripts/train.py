@@ -64,6 +64,7 @@ from hfcolor.models import RECIPES
 from hfcolor.objectives import AdversarialObjective, DiffusionObjective, SupervisedObjective, target_for, unwrapped
 
 OBJECTIVES = ("supervised", "adversarial", "diffusion")
+LR_SCHEDULES = ("constant", "constant_with_warmup", "linear", "cosine", "piecewise_constant")
 CHECKPOINT = re.compile(r"checkpoint-\d+")
 # Options whose values are secrets: used, never written (train_config.json, cards, TensorBoard, logs).
 SECRET_OPTIONS = ("hub_token",)
@@ -128,9 +129,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--adam_beta1", type=float, default=0.9)
     p.add_argument("--adam_beta2", type=float, default=0.999)
     p.add_argument("--weight_decay", type=float, default=0.0)
-    p.add_argument(
-        "--lr_scheduler", default="constant", help="constant, cosine, linear, ... (diffusers' get_scheduler)"
-    )
+    p.add_argument("--lr_scheduler", choices=LR_SCHEDULES, default="constant", help="how the learning rate moves")
     p.add_argument("--lr_warmup_steps", type=int, default=0)
     p.add_argument("--lr_step_rules", help="piecewise_constant rules, e.g. '1:15000,0.1' (x1 until 15000, then x0.1)")
     p.add_argument("--max_grad_norm", type=float, default=0.0, help="0 disables clipping")
@@ -336,20 +335,43 @@ def build_objective(args):
 
 
 def make_optimizer(args, network, learning_rate):
-    from diffusers.optimization import get_scheduler
-
     parameters = [p for p in network.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(
         parameters, lr=learning_rate, betas=(args.adam_beta1, args.adam_beta2), weight_decay=args.weight_decay
     )
-    scheduler = get_scheduler(
-        args.lr_scheduler,
-        optimizer,
-        step_rules=args.lr_step_rules,
-        num_warmup_steps=args.lr_warmup_steps,
-        num_training_steps=args.max_train_steps,
-    )
-    return optimizer, scheduler
+    factor = lr_factor(args.lr_scheduler, args.lr_warmup_steps, args.max_train_steps, args.lr_step_rules)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def lr_factor(name: str, warmup_steps: int, total_steps: int, step_rules: str | None = None):
+    """The learning rate's multiplier at each step, as diffusers' ``get_scheduler`` has it (written
+    out, as nanoGPT does, because importing diffusers.optimization costs every run 1.5 s)."""
+
+    def warmup(step: int) -> float:
+        return step / max(1, warmup_steps)
+
+    def progress(step: int) -> float:
+        return (step - warmup_steps) / max(1, total_steps - warmup_steps)
+
+    if name == "constant":
+        return lambda step: 1.0
+    if name == "constant_with_warmup":
+        return lambda step: warmup(step) if step < warmup_steps else 1.0
+    if name == "linear":
+        return lambda step: warmup(step) if step < warmup_steps else max(0.0, 1 - progress(step))
+    if name == "cosine":
+        return lambda step: (
+            warmup(step) if step < warmup_steps else max(0.0, 0.5 * (1 + math.cos(math.pi * progress(step))))
+        )
+    if name == "piecewise_constant":  # "1:15000,0.1": x1 before step 15000, x0.1 after (no warm-up)
+        *rules, last = (step_rules or "").split(",")
+        try:
+            bounds = sorted((int(until), float(value)) for value, until in (rule.split(":") for rule in rules))
+            last = float(last)
+        except ValueError:
+            raise ValueError(f"--lr_step_rules {step_rules!r}: expected 'FACTOR:UNTIL_STEP,...,FACTOR'") from None
+        return lambda step: next((value for until, value in bounds if step < until), last)
+    raise ValueError(f"unknown --lr_scheduler {name!r}; choose one of {LR_SCHEDULES}")
 
 
 def train_loader(args, accelerator, epoch: int, conditions: tuple[str, ...] = ()):

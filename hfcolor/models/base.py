@@ -23,7 +23,8 @@ height and width must divide by, and the base class checks it on every call.
 
 Nothing here touches the network while a model is built or loaded: parts trained elsewhere
 (ImageNet weights) are fetched by :meth:`HubModule.fetch_pretrained_parts`, which
-:func:`~hfcolor.models.create_model` calls for a new model and loading never does.
+:func:`~hfcolor.models.create_model` calls for a new model and loading never does. A model built on
+another saved model (an adapter: :meth:`HubModule.own_state_dict`) loads that one first, by name.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import ClassVar
 import torch
 from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_model
+from safetensors.torch import load_file, load_model, save_file
 from torch import nn
 
 from ..color import denormalize_ab, normalize_ab, rgb_to_lab
@@ -106,6 +107,14 @@ class HubModule(
         Called by :func:`~hfcolor.models.create_model`, never by loading: a saved model holds them.
         """
 
+    def own_state_dict(self) -> dict[str, torch.Tensor]:
+        """The tensors ``model.safetensors`` holds: all of them, unless the model is built on another saved
+        model, whose tensors :meth:`load_base` brings in when it loads (as a PEFT adapter leaves its base's)."""
+        return self.state_dict()
+
+    def load_base(self) -> None:
+        """Load the saved model this one is built on, before its own tensors; nothing by default."""
+
     @property
     def config(self) -> dict:
         """The ``__init__`` arguments, exactly as ``config.json`` stores them."""
@@ -130,6 +139,12 @@ class HubModule(
             **kwargs.get("model_card_kwargs", {}),
         }
         return super().save_pretrained(save_directory, config=config, **kwargs)
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        own = self.own_state_dict()
+        if own.keys() == self.state_dict().keys():
+            return super()._save_pretrained(save_directory)
+        save_file({key: value.contiguous() for key, value in own.items()}, Path(save_directory) / WEIGHTS_NAME)
 
     def generate_model_card(self, *args, **kwargs):
         """The mixin's card, with what every hfcolor card states about its model."""
@@ -170,8 +185,12 @@ class HubModule(
         if strict:
             _check_weights_fit(skeleton, weights, model_id)
         model = cls(**model_kwargs)
+        model.load_base()
         try:
-            load_model(model, weights, strict=strict, device=map_location)
+            if model.own_state_dict().keys() == model.state_dict().keys():
+                load_model(model, weights, strict=strict, device=map_location)
+            else:  # the file holds the model's own tensors only, and strict loading has checked them
+                model.load_state_dict(load_file(weights, device=map_location), strict=False)
         except (RuntimeError, SafetensorError, OSError) as error:
             raise CheckpointError(
                 f"{model_id}: {WEIGHTS_NAME} cannot be loaded into {cls.__name__}: {error}"
@@ -213,7 +232,7 @@ def _weights_file(model_id, revision, cache_dir, force_download, local_files_onl
 
 def _check_weights_fit(skeleton: nn.Module, weights: str, model_id: str) -> None:
     """The tensors named in the safetensors header must be exactly the model's, shape for shape."""
-    expected = {key: tuple(value.shape) for key, value in skeleton.state_dict().items()}
+    expected = {key: tuple(value.shape) for key, value in skeleton.own_state_dict().items()}
     try:
         with safe_open(weights, "pt") as handle:
             found = {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}  # noqa: SIM118

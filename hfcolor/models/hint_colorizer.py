@@ -11,8 +11,12 @@ Where we deviate from Zhang et al.:
 * The hints are added to the decoder's features (masked-average pooled to each scale, through a 3x3
   convolution that starts at zero) instead of entering the first layer: the ImageNet encoder stays
   frozen, and a new model starts as exactly the flagship it is copied from (``start_from``).
-* No global colour histogram input; no separate hint-only loss: the flagship's own losses on the
-  whole photo.
+* Its output goes through :func:`hfcolor.hints.spread_hints` (each hint's correction spread over the
+  cells of similar lightness), and it trains through that step (loss ``l2`` on the result), so the
+  network learns what the spreading cannot do; Zhang et al.'s network spreads the hints alone.
+* With the flagship frozen (``freeze_flagship``), a saved model holds its hint layers only and loads
+  the flagship from ``start_from`` first, as a PEFT adapter loads its base model.
+* No global colour histogram input.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..hints import simulate_hints
+from ..hints import simulate_hints, spread_hints
 from .inception_colorizer import InceptionColorizer
 from .registry import load_model, register
 
@@ -45,8 +49,10 @@ class HintColorizer(InceptionColorizer):
         rebalance_mix: weight of the uniform prior in the class rebalancing.
         rebalance_sigma: Gaussian smoothing of the colour prior, in a*b* units.
         start_from: the trained flagship a new model copies (its network; the hint layers start at zero);
-            "" for none.
-        no_hint_share: in training, the share of photos given no hint at all (so it still colorizes alone).
+            with ``freeze_flagship``, also the one a saved model loads first, its file holding the hint
+            layers only. "" for none: the model stands alone.
+        no_hint_share: in training, the share of photos given no hint at all (so that it still colorizes alone;
+            with the flagship frozen it does anyway, and such photos teach it nothing).
         mean_hints: in training, the mean number of hints of the others (geometric, at most 100).
         max_hint_patch: in training, each simulated hint is a square of 1 to this many cells.
         freeze_flagship: train the hint layers only; the rest (BatchNorm statistics too) stays the flagship's,
@@ -68,7 +74,7 @@ class HintColorizer(InceptionColorizer):
         rebalance_mix: float = 0.5,
         rebalance_sigma: float = 5.0,
         start_from: str = "inception_colorizer.base",
-        no_hint_share: float = 0.25,
+        no_hint_share: float = 0.0,
         mean_hints: float = 8.0,
         max_hint_patch: int = 5,
         freeze_flagship: bool = True,
@@ -105,8 +111,25 @@ class HintColorizer(InceptionColorizer):
         return self
 
     def fetch_pretrained_parts(self) -> None:
-        if not self.start_from:
-            return
+        if self.start_from:
+            self._copy_flagship()
+
+    def own_state_dict(self) -> dict[str, torch.Tensor]:
+        """Built on a frozen flagship (``start_from``, ``freeze_flagship``), the hint layers alone (24 kB in
+        fp16): loading takes the rest from ``start_from``, so a saved hint model is an adapter on it."""
+        state = super().own_state_dict()
+        if not self._is_adapter():
+            return state
+        return {key: value for key, value in state.items() if key.startswith("hint_layers.")}
+
+    def load_base(self) -> None:
+        if self._is_adapter():
+            self._copy_flagship()
+
+    def _is_adapter(self) -> bool:
+        return bool(self.start_from) and self.freeze_flagship
+
+    def _copy_flagship(self) -> None:
         source = load_model(self.start_from)
         # The flagship's config must be this model's, key for key (the hint settings are this model's own).
         if not isinstance(source, InceptionColorizer) or any(self.config.get(k) != v for k, v in source.config.items()):
@@ -140,7 +163,14 @@ class HintColorizer(InceptionColorizer):
         def guide(stage: int, features: torch.Tensor) -> torch.Tensor:
             return self.hint_layers[stage](_pooled(hint_input, features.shape[-2:]))
 
-        return self.blend(self.heads(lightness, guide), vividness, return_heads)
+        colours = self.blend(self.heads(lightness, guide), vividness, return_heads)
+        # The model's own colours, then each hint's correction spread over its region: the model learns
+        # through that step, so it adds what the spreading cannot.
+        return colours if return_heads else spread_hints(colours, lightness, hints, hint_mask)
+
+    def data_conditions(self) -> tuple[str, ...]:
+        """None: hints are drawn afresh from every training photo's truth, never read from the data."""
+        return ()
 
     def training_conditions(self, lightness: torch.Tensor, ab: torch.Tensor) -> dict[str, torch.Tensor]:
         counts = torch.distributions.Geometric(probs=torch.tensor(1 / self.mean_hints)).sample((len(ab),)) + 1
@@ -164,4 +194,5 @@ register(
     {},
     "the flagship steered by colour hints (Zhang et al. 2017's user-guided colorization): starts as "
     "inception_colorizer.base, hints simulated from the truth join its decoder at every scale",
+    summary="for colour hints: the default model exactly without them, and the best with them",
 )

@@ -142,8 +142,8 @@ class Colorizer:
         ``conditions`` are the model's named inputs besides L*, batched in the order of ``images``.
         ``hints`` (a :class:`~hfcolor.hints.Hints` or None per image), or ``hint_maps`` (``hints`` and
         ``hint_mask`` at the model's working size, batched) steer any model: a model that takes hints
-        reads them, and :func:`~hfcolor.hints.spread_hints` then carries each hint's correction over
-        the region it falls on. With ``samples`` > 1 (sampling models only) each image comes back that
+        reads them; for any other, :func:`~hfcolor.hints.spread_hints` carries each hint's correction
+        over the region it falls on. With ``samples`` > 1 (sampling models only) each image comes back that
         many times in a row.
         """
         images = list(images)
@@ -168,7 +168,7 @@ class Colorizer:
             inputs["generator"] = [torch.Generator().manual_seed(seed + k % samples) for k in range(len(batch))]
         with self._autocast():
             ab = self.model.predict_ab(batch, **inputs, **options).float().cpu()
-        if hint_maps is not None:
+        if hint_maps is not None and "hints" not in self.model.conditions:
             ab = spread_hints(ab, batch.cpu(), *(maps.repeat_interleave(samples, dim=0) for maps in hint_maps))
         return list(zip((lum for lum in lightness for _ in range(samples)), ab))
 

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from ..models import DEFAULT_MODEL, RECIPES, CheckpointError, available_weights, load_model
+from ..models.base import read_config
 from ..models.registry import saved_family
 from .colorization import Colorizer
 
@@ -91,6 +92,15 @@ class ModelStore:
     def options(self, name: str) -> tuple[str, ...]:
         """The options ``name`` takes beside the photo (such as ``vividness``)."""
         return getattr(self.family(name), "options", ())
+
+    def for_hints(self, name: str) -> str:
+        """The model to run on a photo with colour hints: an offered model that takes them and is built on
+        ``name`` (its saved config's ``start_from``), else ``name`` itself (hints then spread over its colours)."""
+        for other in self.names:
+            takes_hints = "hints" in getattr(self.family(other), "conditions", ())
+            if takes_hints and other in self.folders and read_config(self.folders[other]).get("start_from") == name:
+                return other
+        return name
 
     def summary(self, name: str) -> str:
         """The registry's line on what ``name`` is good for and its weakness ("" for a model it does not know)."""
