@@ -104,7 +104,7 @@ def compare_panel(store: ModelStore) -> tuple[list, gr.CheckboxGroup, gr.Group, 
     """Compare mode: ([samples, steps, seed, score], models, sampling controls, outputs, run, stop); outputs are
     [message, gallery, metrics, *one before/after slider per offered model]."""
     preselected = [store.recommended] if store.names else []
-    choices = [(f"{name}: {s}" if (s := store.summary(name)) else name, name) for name in store.names]
+    choices = [(f"{name}: {s}" if (s := store.summary(name)) else name, name) for name in store.comparable]
     chosen = gr.CheckboxGroup(choices, value=preselected, label="Models", elem_id="models")
     score = gr.Checkbox(label="Score against this photo even though it looks black and white", elem_id="score")
     with gr.Group(visible=any(map(store.samples, preselected)), elem_id="sampling-controls") as controls:

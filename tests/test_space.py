@@ -353,7 +353,7 @@ def test_clicked_hints_colour_the_place_they_fall_on_at_the_photos_scale(space, 
 
 
 @needs_inception
-def test_clicks_are_given_to_a_hint_model_built_on_the_model_if_one_is_offered(space, colour_photo, tmp_path):
+def test_clicks_go_to_a_hint_model_built_on_the_model_which_compare_leaves_out(space, colour_photo, tmp_path):
     torch.manual_seed(0)
     flagship = tmp_path / "flagship"
     tiny_model("inception_colorizer.base").save_pretrained(flagship)
@@ -362,6 +362,7 @@ def test_clicks_are_given_to_a_hint_model_built_on_the_model_if_one_is_offered(s
     hint_model.save_pretrained(tmp_path / "hint")
     store = space.ModelStore({str(flagship): flagship, "hint": tmp_path / "hint"}, {}, [])
     assert store.for_hints(str(flagship)) == "hint" and store.for_hints("hint") == "hint"
+    assert store.comparable == [str(flagship)]  # with no hint it would show the flagship's picture again
     clicks = {"size": [251, 167], "points": [[60, 140, "#2050c0"]]}
     for given, used in ((None, str(flagship)), (clicks, "hint"), ({**clicks, "points": []}, str(flagship))):
         *_, (_, _, message) = space.handlers.colorize(

@@ -102,6 +102,13 @@ class ModelStore:
                 return other
         return name
 
+    @property
+    def comparable(self) -> list[str]:
+        """The models worth comparing: all offered but those built for hints on another offered one (with no
+        hint, such a model gives that one's colours exactly)."""
+        for_hints = {hinted for name in self.names if (hinted := self.for_hints(name)) != name}
+        return [name for name in self.names if name not in for_hints]
+
     def summary(self, name: str) -> str:
         """The registry's line on what ``name`` is good for and its weakness ("" for a model it does not know)."""
         return RECIPES[name].summary if name in RECIPES else ""
