@@ -141,9 +141,9 @@ class HubModule(
         return super().save_pretrained(save_directory, config=config, **kwargs)
 
     def _save_pretrained(self, save_directory: Path) -> None:
-        own = self.own_state_dict()
-        if own.keys() == self.state_dict().keys():
+        if _holds_every_tensor(self):
             return super()._save_pretrained(save_directory)
+        own = self.own_state_dict()
         save_file({key: value.contiguous() for key, value in own.items()}, Path(save_directory) / WEIGHTS_NAME)
 
     def generate_model_card(self, *args, **kwargs):
@@ -187,7 +187,7 @@ class HubModule(
         model = cls(**model_kwargs)
         model.load_base()
         try:
-            if model.own_state_dict().keys() == model.state_dict().keys():
+            if _holds_every_tensor(model):
                 load_model(model, weights, strict=strict, device=map_location)
             else:  # the file holds the model's own tensors only, and strict loading has checked them
                 model.load_state_dict(load_file(weights, device=map_location), strict=False)
@@ -228,6 +228,11 @@ def _weights_file(model_id, revision, cache_dir, force_download, local_files_onl
         local_files_only=local_files_only,
         token=token,
     )
+
+
+def _holds_every_tensor(model: HubModule) -> bool:
+    """Whether the model's file holds all its tensors (else it is an adapter on a model it loads first)."""
+    return model.own_state_dict().keys() == model.state_dict().keys()
 
 
 def _check_weights_fit(skeleton: nn.Module, weights: str, model_id: str) -> None:

@@ -7,6 +7,7 @@ model that fails to load keeps its error, so a broken one costs one attempt, not
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import threading
 from pathlib import Path
@@ -96,18 +97,24 @@ class ModelStore:
     def for_hints(self, name: str) -> str:
         """The model to run on a photo with colour hints: an offered model that takes them and is built on
         ``name`` (its saved config's ``start_from``), else ``name`` itself (hints then spread over its colours)."""
-        for other in self.names:
-            takes_hints = "hints" in getattr(self.family(other), "conditions", ())
-            if takes_hints and other in self.folders and read_config(self.folders[other]).get("start_from") == name:
-                return other
-        return name
+        return self._hint_models.get(name, name)
 
     @property
     def comparable(self) -> list[str]:
         """The models worth comparing: all offered but those built for hints on another offered one (with no
         hint, such a model gives that one's colours exactly)."""
-        for_hints = {hinted for name in self.names if (hinted := self.for_hints(name)) != name}
-        return [name for name in self.names if name not in for_hints]
+        return [name for name in self.names if name not in self._hint_models.values()]
+
+    @functools.cached_property
+    def _hint_models(self) -> dict[str, str]:
+        """{offered model: the offered hint model built on it}, read once from the saved configs."""
+        found = {}
+        for name in self.names:
+            if "hints" in getattr(self.family(name), "conditions", ()) and name in self.folders:
+                base = read_config(self.folders[name]).get("start_from")
+                if base in self.names and base != name:
+                    found.setdefault(base, name)
+        return found
 
     def summary(self, name: str) -> str:
         """The registry's line on what ``name`` is good for and its weakness ("" for a model it does not know)."""
