@@ -559,11 +559,21 @@ def upload_photo(page, path: Path, note: str):
     expect(page.locator("#upload-note")).to_contain_text(note)
 
 
+def expect_download_link(page, timeout=30_000) -> None:
+    """The result's download link shows (gradio keeps it while a colorization runs); if it does not, the failure
+    carries what the Space said instead."""
+    try:
+        expect(page.locator("#download a").first).to_be_visible(timeout=timeout)
+    except AssertionError as error:
+        said = page.locator("#colorize-message").inner_text()
+        raise AssertionError(f"no download link; the Space says: {said!r}") from error
+
+
 def colorize_in_browser(page, timeout=30_000) -> float:
     """Press Colorize; seconds until the result shows."""
     started = time.perf_counter()
     page.locator("#colorize").click()
-    expect(page.locator("#download a").first).to_be_visible(timeout=timeout)
+    expect_download_link(page, timeout)
     expect(page.locator("#result img").first).to_be_visible()
     return time.perf_counter() - started
 
@@ -710,6 +720,7 @@ def test_browser_a_click_on_the_photo_paints_its_colour_there(browser_page, colo
     wall, face = np.s_[20:31, 154:167], np.s_[40:51, 104:117]
     deadline = time.monotonic() + 30
     while True:
+        expect_download_link(page)
         with page.expect_download() as download:
             link.click()
         quick = np.asarray(Image.open(download.value.path()).convert("RGB")).astype(float)
