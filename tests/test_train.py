@@ -109,7 +109,7 @@ def test_overfitting_eight_images_drives_the_loss_down(photo_folder, tmp_path):
     assert last["loss"]["generator"] < 0.5 * first["loss"]["generator"]
 
 
-@pytest.mark.parametrize("name", ["constant", "constant_with_warmup", "linear", "cosine", "piecewise_constant"])
+@pytest.mark.parametrize("name", train.LR_SCHEDULES)
 def test_learning_rate_schedules_are_diffusers_own(name):
     from diffusers.optimization import get_scheduler
 
@@ -124,9 +124,11 @@ def test_learning_rate_schedules_are_diffusers_own(name):
     def optimizer():
         return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
 
-    settings = {"num_warmup_steps": 7, "num_training_steps": 50, "step_rules": "1:20,0.5:30,0.1"}
-    theirs = rates(get_scheduler(name, optimizer(), **settings))
-    ours = rates(torch.optim.lr_scheduler.LambdaLR(optimizer(), train.lr_factor(name, 7, 50, "1:20,0.5:30,0.1")))
+    warmup, total, rules = 7, 50, "1:20,0.5:30,0.1"
+    theirs = rates(
+        get_scheduler(name, optimizer(), num_warmup_steps=warmup, num_training_steps=total, step_rules=rules)
+    )
+    ours = rates(torch.optim.lr_scheduler.LambdaLR(optimizer(), train.lr_factor(name, warmup, total, rules)))
     assert ours == pytest.approx(theirs, abs=1e-12)
     assert (len(set(ours)) == 1) == (name == "constant")  # the rate really moves, where it should
 
